@@ -1,0 +1,37 @@
+"""llmtrace-agent: zero-code OpenTelemetry tracing for LLM applications.
+
+Run ``llmtrace-run python app.py``, or call ``llmtrace_agent.start()`` first thing in a program.
+Attributes load lazily so that importing the package (which the bootstrap does in every traced
+process) costs next to nothing.
+"""
+
+from __future__ import annotations
+
+from llmtrace_agent._version import __version__
+
+__all__ = ["Instrumentor", "__version__", "flush", "shutdown", "start", "status"]
+
+_LAZY = {
+    "start": "llmtrace_agent.agent",
+    "flush": "llmtrace_agent.agent",
+    "shutdown": "llmtrace_agent.agent",
+    "status": "llmtrace_agent.agent",
+    "Instrumentor": "llmtrace_agent.instrumentor",
+}
+
+
+def __getattr__(name: str) -> object:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'llmtrace_agent' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from llmtrace_agent.agent import flush, shutdown, start, status
+    from llmtrace_agent.instrumentor import Instrumentor

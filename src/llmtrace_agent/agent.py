@@ -1,0 +1,96 @@
+"""Starting and stopping the agent: config → plugins → lazy telemetry.
+
+``start`` is what the bootstrap calls before the user's code, and what programs that cannot use
+the launcher call themselves. It is cheap: no OpenTelemetry, wrapt or target library is imported
+here; those load when the application first imports something the agent watches.
+"""
+
+from __future__ import annotations
+
+from llmtrace_agent import _agent_state, _import_hooks, _log, guard
+from llmtrace_agent.config import Config
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from llmtrace_agent.plugins import PluginRegistry
+
+# Importing either means the app uses the OpenTelemetry API: give it the agent's providers.
+_OTEL_API_MODULES = ("opentelemetry.trace", "opentelemetry.metrics")
+registry: PluginRegistry | None = None
+
+
+def start(**overrides: object) -> bool:
+    """Start the agent in this process, once; later calls do nothing and return False.
+
+    Keyword arguments override the environment, by ``Config`` field name
+    (``start(capture_content=True, exporters=["console"])``).
+    """
+    if _agent_state.started:
+        return False
+    _agent_state.started = True
+    config = Config.from_env(**overrides)
+    _agent_state.config = config
+    _log.debug_enabled = config.debug
+    guard.raise_errors = config.raise_internal_errors
+    for warning in config.warnings:
+        _log.warning(warning)
+    if not config.enabled:
+        _log.debug("disabled by LLMTRACE_ENABLED / OTEL_SDK_DISABLED; nothing is patched")
+        return True
+    _activate_plugins(config)
+    for module_name in _OTEL_API_MODULES:
+        _import_hooks.when_imported(module_name, _install_providers)
+    return True
+
+
+def _activate_plugins(config: Config) -> None:
+    global registry
+    from llmtrace_agent.plugins import PluginRegistry, discover
+
+    registry = PluginRegistry(config)
+    registry.activate(discover())
+    if config.debug:
+        _log.debug("plugins:\n" + registry.describe())
+
+
+_installing = False
+
+
+def _install_providers(module: object) -> None:
+    # Re-entered when telemetry's own import pulls in the other OpenTelemetry API module.
+    global _installing
+    if _installing:
+        return
+    _installing = True
+    try:
+        with guard.internal_errors:
+            from llmtrace_agent import telemetry
+
+            telemetry.install_global_providers()
+    finally:
+        _installing = False
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Export every finished span now (end of a serverless handler, a notebook cell…)."""
+    if not _agent_state.started:
+        return True
+    from llmtrace_agent import telemetry
+
+    return telemetry.flush(timeout)
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Flush and stop exporting; bounded by ``timeout`` (default LLMTRACE_SHUTDOWN_TIMEOUT)."""
+    if not _agent_state.started:
+        return True
+    from llmtrace_agent import telemetry
+
+    return telemetry.shutdown(timeout)
+
+
+def status() -> str:
+    """What each instrumentor plugin did, one line each."""
+    if registry is None:
+        return "agent not started" if not _agent_state.started else "agent disabled"
+    return registry.describe()

@@ -1,0 +1,1 @@
+"""Holds the ``sitecustomize`` that ``llmtrace-run`` puts first on PYTHONPATH."""

@@ -1,0 +1,59 @@
+"""Starts llmtrace-agent in every Python process launched under ``llmtrace-run``.
+
+Python imports ``sitecustomize`` at start-up; ``llmtrace-run`` puts this directory first on
+PYTHONPATH so this one is found. It (1) runs the ``sitecustomize`` that would have run without
+us, if any, so adding the agent never disables a project's or a distro's own; (2) starts the
+agent, which must never stop the user's program.
+"""
+
+import os
+import sys
+
+
+def _run_next_sitecustomize() -> None:
+    """Find and run the next ``sitecustomize`` on sys.path, as Python would have."""
+    import importlib.machinery
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    others = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", others)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    ours = sys.modules["sitecustomize"]
+    sys.modules["sitecustomize"] = module
+    try:
+        # Errors here are the user's: let them reach site.py, which reports them as it always does.
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules["sitecustomize"] = ours
+        raise
+
+
+def _start_agent() -> None:
+    try:
+        try:
+            import llmtrace_agent.agent
+        except ImportError:
+            # An interpreter other than the launcher's, or a checkout: the package sits two
+            # levels up. Appended, so the application's own packages still win.
+            sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+            import llmtrace_agent.agent
+
+        llmtrace_agent.agent.start()
+    except Exception as exc:  # the agent is optional; the user's program is not
+        sys.stderr.write(f"llmtrace-agent: not started, your program runs untraced: {exc!r}\n")
+        _log = sys.modules.get("llmtrace_agent._log")
+        if _log is not None and getattr(_log, "debug_enabled", False):
+            import traceback
+
+            traceback.print_exc()
+
+
+if not getattr(sys, "_llmtrace_bootstrapped", False):
+    sys._llmtrace_bootstrapped = True  # type: ignore[attr-defined]
+    try:
+        _run_next_sitecustomize()
+    finally:
+        _start_agent()

@@ -1,0 +1,153 @@
+"""``llmtrace-run``: run a command with the agent started in every Python process it spawns.
+
+It prepends the bootstrap directory to PYTHONPATH, turns options into environment variables
+(so child processes inherit them too) and execs the command: same pid, signals and exit code.
+Nothing heavy is imported here; the launcher's own cost is part of the start-up budget.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+USAGE = """\
+usage: llmtrace-run [OPTIONS] [--] COMMAND [ARGS...]
+
+Run COMMAND with OpenTelemetry tracing of its LLM and HTTP calls.
+Example: llmtrace-run python app.py
+
+options:
+  --exporter LIST        otlp, console, file, none (comma list)   [LLMTRACE_EXPORTER]
+  --service-name NAME    service.name of the traces               [OTEL_SERVICE_NAME]
+  --endpoint URL         OTLP receiver base URL                   [OTEL_EXPORTER_OTLP_ENDPOINT]
+  --capture-content      record prompts and completions           [LLMTRACE_CAPTURE_CONTENT]
+  --debug                verbose agent logging                    [LLMTRACE_DEBUG]
+  --info                 print the configuration and the plugins found, then exit
+  --version              print the version and exit
+  -h, --help             show this help and exit
+"""
+
+# option -> (environment variable, value when given as a bare flag, or None if it takes a value)
+_OPTIONS: dict[str, tuple[str, str | None]] = {
+    "--exporter": ("LLMTRACE_EXPORTER", None),
+    "--service-name": ("OTEL_SERVICE_NAME", None),
+    "--endpoint": ("OTEL_EXPORTER_OTLP_ENDPOINT", None),
+    "--capture-content": ("LLMTRACE_CAPTURE_CONTENT", "true"),
+    "--debug": ("LLMTRACE_DEBUG", "true"),
+}
+_PYTHON_FLAGS_THAT_DISABLE = {"S": "-S (no site)", "I": "-I (isolated)", "E": "-E (ignore env)"}
+
+
+def bootstrap_dir() -> str:
+    """The directory holding the agent's ``sitecustomize.py``."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "bootstrap")
+
+
+def parse_args(argv: list[str], env: dict[str, str]) -> list[str]:
+    """Apply options to ``env``; return the command. Exits for --help, --version, --info."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if not arg.startswith("-"):
+            break
+        name, has_value, value = arg.partition("=")
+        if name in ("-h", "--help"):
+            _print_help()
+            raise SystemExit(0)
+        if name == "--version":
+            from llmtrace_agent._version import __version__
+
+            print(f"llmtrace-run {__version__}")
+            raise SystemExit(0)
+        if name == "--info":
+            _print_info(env)
+            raise SystemExit(0)
+        if name not in _OPTIONS:
+            _fail(f"unknown option {arg!r} (see llmtrace-run --help)")
+        variable, flag_value = _OPTIONS[name]
+        if flag_value is not None:
+            env[variable] = value if has_value else flag_value
+        elif has_value:
+            env[variable] = value
+        elif index + 1 < len(argv):
+            index += 1
+            env[variable] = argv[index]
+        else:
+            _fail(f"option {name} needs a value")
+        index += 1
+    return argv[index:]
+
+
+def prepend_bootstrap(env: dict[str, str]) -> None:
+    """Put the bootstrap directory first on PYTHONPATH, once, keeping the user's entries."""
+    ours = bootstrap_dir()
+    entries = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e and e != ours]
+    env["PYTHONPATH"] = os.pathsep.join([ours, *entries])
+
+
+def warn_if_python_skips_site(command: list[str]) -> None:
+    """Python run with -S, -I or -E never reads our sitecustomize: say so once."""
+    if not os.path.basename(command[0]).startswith("python"):
+        return
+    for arg in command[1:]:
+        if not arg.startswith("-") or arg.startswith("--") or arg in ("-c", "-m"):
+            break
+        for letter, meaning in _PYTHON_FLAGS_THAT_DISABLE.items():
+            if letter in arg[1:]:
+                sys.stderr.write(
+                    f"llmtrace-run: warning: python {meaning} skips the agent's start-up hook; "
+                    "this process will not be traced\n"
+                )
+                return
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``llmtrace-run`` console script."""
+    env = dict(os.environ)
+    command = parse_args(sys.argv[1:] if argv is None else argv, env)
+    if not command:
+        _fail("no command given (see llmtrace-run --help)")
+    prepend_bootstrap(env)
+    warn_if_python_skips_site(command)
+    import shutil
+
+    executable = shutil.which(command[0], path=env.get("PATH"))
+    if executable is None:
+        sys.stderr.write(f"llmtrace-run: command not found: {command[0]}\n")
+        raise SystemExit(127)
+    try:
+        os.execve(executable, command, env)
+    except OSError as exc:
+        sys.stderr.write(f"llmtrace-run: cannot run {command[0]}: {exc.strerror}\n")
+        raise SystemExit(126) from None
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"llmtrace-run: {message}\n")
+    raise SystemExit(2)
+
+
+def _print_help() -> None:
+    from llmtrace_agent.config import SETTINGS
+
+    lines = [USAGE, "environment variables:"]
+    for setting in SETTINGS:
+        lines.append(f"  {setting.env:<36} {setting.doc.replace('`', '')}")
+        lines.append(f"  {'':<36} default: {setting.shown_default.replace('`', '')}")
+    print("\n".join(lines))
+
+
+def _print_info(env: dict[str, str]) -> None:
+    from llmtrace_agent.config import Config
+    from llmtrace_agent.plugins import PluginRegistry, discover
+
+    config = Config.from_env(env)
+    for warning in config.warnings:
+        print(f"warning: {warning}")
+    print(repr(config))
+    registry = PluginRegistry(config)
+    registry.activate(discover())
+    print(registry.describe())

@@ -1,0 +1,452 @@
+"""One typed, frozen configuration, parsed once from the environment (and explicit overrides).
+
+This is the only module that reads ``os.environ``; everything else receives a ``Config``.
+It runs in every traced process before the user's code, so it imports nothing heavy
+(no ``typing``, ``dataclasses`` or ``re`` unless a variable needs it).
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+EXPORTERS = ("otlp", "console", "file", "none")
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+METRICS_EXPORTERS = ("otlp", "console", "none")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+_TRUE = frozenset(("true", "1", "yes", "on"))
+_FALSE = frozenset(("false", "0", "no", "off", ""))
+
+
+class ConfigError(ValueError):
+    """A value that cannot be used; the message says what was expected."""
+
+
+# --- parsers: str -> value, raising ConfigError -------------------------------------------------
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError("expected true or false")
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError("expected a whole number") from None
+    if value <= 0:
+        raise ConfigError("expected a number above 0")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError("expected a number of seconds") from None
+    if not value >= 0:
+        raise ConfigError("expected a number of seconds, 0 or more")
+    return value
+
+
+def _ratio(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError("expected a number from 0 to 1") from None
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError("expected a number from 0 to 1")
+    return value
+
+
+def _text(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip().lower() for name in raw.split(",") if name.strip())
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ConfigError("expected one of " + ", ".join(allowed))
+        return value
+
+    return parse
+
+
+def _exporters(raw: str) -> tuple[str, ...]:
+    names = _names(raw)
+    unknown = [name for name in names if name not in EXPORTERS]
+    if unknown or not names:
+        raise ConfigError("expected a comma list of " + ", ".join(EXPORTERS))
+    return names
+
+
+def _regexes(raw: str) -> tuple[str, ...]:
+    import re  # only paid for when the variable is set
+
+    patterns = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"{pattern!r} is not a regular expression ({exc})") from None
+    return patterns
+
+
+class Setting:
+    """One configuration variable: the README table and ``--help`` are generated from these."""
+
+    __slots__ = ("default", "doc", "env", "field", "parse", "shown_default")
+
+    def __init__(
+        self,
+        field: str,
+        env: str,
+        parse: Callable[[str], object],
+        default: object,
+        doc: str,
+        shown_default: str | None = None,
+    ) -> None:
+        self.field = field
+        self.env = env
+        self.parse = parse
+        self.default = default
+        self.doc = doc
+        self.shown_default = shown_default if shown_default is not None else _show(default)
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(value) or "none"
+    return str(value)
+
+
+_DERIVED = object()  # default computed from other settings in Config.__init__
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "enabled",
+        "LLMTRACE_ENABLED",
+        _bool,
+        True,
+        "Master switch: `false` patches nothing and exports nothing "
+        "(so does `OTEL_SDK_DISABLED=true`).",
+    ),
+    Setting(
+        "exporters",
+        "LLMTRACE_EXPORTER",
+        _exporters,
+        _DERIVED,
+        "Comma list of `otlp`, `console`, `file`, `none`.",
+        "`otlp` if an OTLP endpoint is set, else `console`",
+    ),
+    Setting(
+        "file_path",
+        "LLMTRACE_FILE",
+        _text,
+        "llmtrace-traces.jsonl",
+        "Path the `file` exporter appends OTLP/JSON lines to.",
+    ),
+    Setting(
+        "capture_content",
+        "LLMTRACE_CAPTURE_CONTENT",
+        _bool,
+        False,
+        "Record prompt and completion text, tool arguments and results.",
+    ),
+    Setting(
+        "content_max_length",
+        "LLMTRACE_CONTENT_MAX_LENGTH",
+        _positive_int,
+        16384,
+        "Longest captured text, in characters, before it is truncated.",
+    ),
+    Setting(
+        "instrumentors",
+        "LLMTRACE_INSTRUMENTORS",
+        _names,
+        None,
+        "Comma list of the only instrumentors to enable.",
+        "all",
+    ),
+    Setting(
+        "disabled_instrumentors",
+        "LLMTRACE_DISABLED_INSTRUMENTORS",
+        _names,
+        (),
+        "Comma list of instrumentors never to enable.",
+    ),
+    Setting(
+        "http_under_llm",
+        "LLMTRACE_HTTP_UNDER_LLM",
+        _bool,
+        True,
+        "Trace the HTTP requests an LLM SDK makes, as children of the LLM span.",
+    ),
+    Setting(
+        "http_exclude_urls",
+        "LLMTRACE_HTTP_EXCLUDE_URLS",
+        _regexes,
+        (),
+        "Comma list of regular expressions; HTTP requests whose URL matches one are not traced.",
+    ),
+    Setting(
+        "config_file",
+        "LLMTRACE_CONFIG",
+        _text,
+        None,
+        "TOML file declaring functions of your own code to trace.",
+    ),
+    Setting(
+        "shutdown_timeout",
+        "LLMTRACE_SHUTDOWN_TIMEOUT",
+        _seconds,
+        2.0,
+        "Seconds the process may spend flushing spans at exit.",
+    ),
+    Setting(
+        "debug",
+        "LLMTRACE_DEBUG",
+        _bool,
+        False,
+        "Verbose agent logging and full tracebacks on stderr.",
+    ),
+    Setting(
+        "raise_internal_errors",
+        "LLMTRACE_RAISE_INTERNAL_ERRORS",
+        _bool,
+        False,
+        "Re-raise the agent's own errors instead of logging them (for the agent's tests).",
+    ),
+    Setting(
+        "service_name",
+        "OTEL_SERVICE_NAME",
+        _text,
+        None,
+        "`service.name` of the resource (`OTEL_RESOURCE_ATTRIBUTES` is honoured too).",
+    ),
+    Setting(
+        "otlp_endpoint",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        _text,
+        None,
+        "Base URL of the OTLP receiver; `/v1/traces` and `/v1/metrics` are appended for HTTP.",
+    ),
+    Setting(
+        "otlp_traces_endpoint",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        _text,
+        None,
+        "Full URL for traces, used as is.",
+    ),
+    Setting(
+        "otlp_metrics_endpoint",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        _text,
+        None,
+        "Full URL for metrics, used as is.",
+    ),
+    Setting(
+        "otlp_protocol",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        _choice(*OTLP_PROTOCOLS),
+        "http/protobuf",
+        "`http/protobuf` or `grpc`.",
+    ),
+    Setting(
+        "metrics_exporter",
+        "OTEL_METRICS_EXPORTER",
+        _choice(*METRICS_EXPORTERS),
+        _DERIVED,
+        "`otlp`, `console` or `none` for the GenAI metrics.",
+        "`otlp` when traces go over OTLP, else `none`",
+    ),
+    Setting(
+        "sampler",
+        "OTEL_TRACES_SAMPLER",
+        _choice(*SAMPLERS),
+        "parentbased_always_on",
+        "Sampler name, as in the OpenTelemetry specification.",
+    ),
+    Setting(
+        "sampler_arg",
+        "OTEL_TRACES_SAMPLER_ARG",
+        _ratio,
+        1.0,
+        "Ratio for the `traceidratio` samplers.",
+    ),
+    Setting(
+        "bsp_schedule_delay_ms",
+        "OTEL_BSP_SCHEDULE_DELAY",
+        _positive_int,
+        1000,
+        "Milliseconds between batch exports.",
+    ),
+    Setting(
+        "bsp_max_queue_size",
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        _positive_int,
+        8192,
+        "Spans buffered before new ones are dropped.",
+    ),
+    Setting(
+        "bsp_max_export_batch_size",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        _positive_int,
+        512,
+        "Spans per export request.",
+    ),
+    Setting(
+        "bsp_export_timeout_ms",
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        _positive_int,
+        10000,
+        "Milliseconds one export may take.",
+    ),
+)
+_BY_FIELD = {setting.field: setting for setting in SETTINGS}
+# Signal-specific OTel variables that win over the generic one they refine.
+_REFINED_BY = {"otlp_protocol": "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"}
+
+
+class Config:
+    """The agent's settings; build with ``Config.from_env``. Immutable: use ``replace``."""
+
+    __slots__ = (*_BY_FIELD, "warnings")
+
+    enabled: bool
+    exporters: tuple[str, ...]
+    file_path: str
+    capture_content: bool
+    content_max_length: int
+    instrumentors: tuple[str, ...] | None
+    disabled_instrumentors: tuple[str, ...]
+    http_under_llm: bool
+    http_exclude_urls: tuple[str, ...]
+    config_file: str | None
+    shutdown_timeout: float
+    debug: bool
+    raise_internal_errors: bool
+    service_name: str | None
+    otlp_endpoint: str | None
+    otlp_traces_endpoint: str | None
+    otlp_metrics_endpoint: str | None
+    otlp_protocol: str
+    metrics_exporter: str
+    sampler: str
+    sampler_arg: float
+    bsp_schedule_delay_ms: int
+    bsp_max_queue_size: int
+    bsp_max_export_batch_size: int
+    bsp_export_timeout_ms: int
+    warnings: tuple[str, ...]
+
+    def __init__(self, values: Mapping[str, object], warnings: tuple[str, ...] = ()) -> None:
+        for setting in SETTINGS:
+            object.__setattr__(self, setting.field, values.get(setting.field, setting.default))
+        object.__setattr__(self, "warnings", warnings)
+        if self.exporters is _DERIVED:
+            has_endpoint = self.otlp_endpoint or self.otlp_traces_endpoint
+            object.__setattr__(self, "exporters", ("otlp",) if has_endpoint else ("console",))
+        if self.metrics_exporter is _DERIVED:
+            object.__setattr__(
+                self, "metrics_exporter", "otlp" if "otlp" in self.exporters else "none"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Config:
+        """Parse ``environ`` (default ``os.environ``), then apply keyword overrides.
+
+        Invalid values never raise: each becomes one warning naming the variable and the value
+        used instead, collected in ``config.warnings`` for the agent to print once.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        warnings: list[str] = []
+        for setting in SETTINGS:
+            name = _REFINED_BY.get(setting.field)
+            if not (name and env.get(name)):
+                name = setting.env
+            raw = env.get(name)
+            if raw is not None:
+                _parse_into(values, warnings, setting, name, raw)
+        if "OTEL_SDK_DISABLED" in env:
+            try:
+                if _bool(env["OTEL_SDK_DISABLED"]):
+                    values["enabled"] = False
+            except ConfigError as exc:
+                warnings.append(_warning("OTEL_SDK_DISABLED", env["OTEL_SDK_DISABLED"], exc, False))
+        for field, value in overrides.items():
+            setting = _BY_FIELD.get(field)
+            if setting is None:
+                warnings.append(f"unknown setting {field}={value!r} ignored")
+            elif isinstance(value, str):
+                _parse_into(values, warnings, setting, field, value)
+            else:
+                values[field] = tuple(value) if isinstance(value, list) else value
+        return cls(values, tuple(warnings))
+
+    def replace(self, **changes: object) -> Config:
+        """A copy with some settings changed (already-typed values)."""
+        values = {setting.field: getattr(self, setting.field) for setting in SETTINGS}
+        values.update(changes)
+        return Config(values, self.warnings)
+
+    def instrumentor_enabled(self, name: str) -> bool:
+        """Whether the allow and deny lists let instrumentor ``name`` run."""
+        name = name.lower()
+        if name in self.disabled_instrumentors:
+            return False
+        return self.instrumentors is None or name in self.instrumentors
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Config is immutable; use Config.replace()")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{s.field}={getattr(self, s.field)!r}" for s in SETTINGS)
+        return f"Config({fields})"
+
+
+def _parse_into(
+    values: dict[str, object], warnings: list[str], setting: Setting, name: str, raw: str
+) -> None:
+    try:
+        values[setting.field] = setting.parse(raw)
+    except ConfigError as exc:
+        fallback = getattr(Config({}), setting.field)
+        warnings.append(_warning(name, raw, exc, fallback))
+
+
+def _warning(name: str, raw: str, error: ConfigError, fallback: object) -> str:
+    return f"{name}={raw!r} is invalid ({error}); using {_show(fallback)!r}"
+
+
+def markdown_table() -> str:
+    """The configuration table the README shows (a test keeps the two identical)."""
+    rows = ["| variable | meaning | default |", "|---|---|---|"]
+    for setting in SETTINGS:
+        rows.append(f"| `{setting.env}` | {setting.doc} | {setting.shown_default} |")
+    return "\n".join(rows)

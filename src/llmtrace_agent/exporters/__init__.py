@@ -1,0 +1,1 @@
+"""Span exporters of the agent's own: the console tree and the OTLP/JSON lines file."""

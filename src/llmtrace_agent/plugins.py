@@ -1,0 +1,219 @@
+"""Instrumentor plugins: discovery through entry points, lazy patching, and a status registry.
+
+Discovery reads ``entry_points.txt`` files directly instead of importing ``importlib.metadata``
+(about 40 ms, most of the start-up budget); the same rules apply: ``sys.path`` order, and the
+first distribution of a given name wins. Plugin classes are loaded at start-up (to read their
+``targets``); the targets themselves are patched only when the application imports them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from llmtrace_agent import _import_hooks, _log
+from llmtrace_agent.instrumentor import Instrumentor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from types import ModuleType
+
+    from llmtrace_agent.config import Config
+
+GROUP = "llmtrace.instrumentors"
+
+
+class EntryPoint:
+    """``name = module:attribute`` from one distribution's ``[llmtrace.instrumentors]``."""
+
+    __slots__ = ("distribution", "name", "value")
+
+    def __init__(self, name: str, value: str, distribution: str) -> None:
+        self.name = name
+        self.value = value
+        self.distribution = distribution
+
+    def load(self) -> object:
+        import importlib
+
+        module_name, _, attribute = self.value.partition(":")
+        obj: object = importlib.import_module(module_name.strip())
+        for part in attribute.strip().split("."):
+            if part:
+                obj = getattr(obj, part)
+        return obj
+
+
+def discover(paths: Iterable[str] | None = None, group: str = GROUP) -> list[EntryPoint]:
+    """Every entry point in ``group`` of the distributions installed on ``paths`` (sys.path)."""
+    found: list[EntryPoint] = []
+    seen: set[str] = set()
+    for directory in sys.path if paths is None else paths:
+        for dist_name, entry_points_file in _distributions(directory or "."):
+            if dist_name in seen:
+                continue
+            seen.add(dist_name)
+            found.extend(_read_group(entry_points_file, group, dist_name))
+    return found
+
+
+def _distributions(directory: str) -> Iterator[tuple[str, str]]:
+    try:
+        entries = os.scandir(directory)
+    except OSError:  # missing directory, zip file, permission…
+        return
+    with entries:
+        for entry in entries:
+            name = entry.name
+            if name.endswith((".dist-info", ".egg-info")):
+                dist = name.rsplit(".", 1)[0].split("-", 1)[0]
+                normalized = dist.lower().replace("-", "_").replace(".", "_")
+                yield normalized, os.path.join(entry.path, "entry_points.txt")
+
+
+def _read_group(path: str, group: str, distribution: str) -> list[EntryPoint]:
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError:
+        return []
+    header = f"[{group}]"
+    if header not in text:
+        return []
+    found = []
+    in_group = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            in_group = line == header
+        elif in_group and "=" in line and not line.startswith(("#", ";")):
+            name, _, value = line.partition("=")
+            found.append(EntryPoint(name.strip(), value.strip(), distribution))
+    return found
+
+
+class PluginStatus:
+    """What became of one plugin: ``loaded``, ``patched``, ``disabled``, ``skipped`` or ``failed``."""
+
+    __slots__ = ("detail", "instrumentor", "name", "patched_modules", "state")
+
+    def __init__(self, name: str, state: str, detail: str = "") -> None:
+        self.name = name
+        self.state = state
+        self.detail = detail
+        self.instrumentor: Instrumentor | None = None
+        self.patched_modules: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"PluginStatus({self.name!r}, {self.state!r}, {self.detail!r})"
+
+
+class PluginRegistry:
+    """Loads plugins, registers their import hooks and records what happened to each."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.statuses: dict[str, PluginStatus] = {}
+
+    def activate(self, entry_points: Iterable[EntryPoint]) -> None:
+        """Load each allowed plugin and arrange for its targets to be patched on import."""
+        for entry_point in entry_points:
+            name = entry_point.name.lower()
+            if name in self.statuses:
+                _log.debug(f"plugin {name!r} from {entry_point.distribution} shadowed; ignored")
+                continue
+            if not self.config.instrumentor_enabled(name):
+                self.statuses[name] = PluginStatus(name, "disabled", "by configuration")
+                continue
+            self.statuses[name] = status = PluginStatus(name, "loaded")
+            try:
+                instrumentor = self._load(entry_point)
+            except Exception as exc:
+                self._fail(status, f"could not be loaded: {type(exc).__name__}: {exc}")
+                continue
+            status.instrumentor = instrumentor
+            for target in instrumentor.targets:
+                _import_hooks.when_imported(target, self._hook(status, instrumentor))
+
+    def _load(self, entry_point: EntryPoint) -> Instrumentor:
+        cls = entry_point.load()
+        if not (isinstance(cls, type) and issubclass(cls, Instrumentor)):
+            raise TypeError(f"{entry_point.value} is not an llmtrace_agent.Instrumentor subclass")
+        instrumentor = cls()
+        if not instrumentor.targets:
+            raise TypeError(f"{entry_point.value} declares no targets")
+        return instrumentor
+
+    def _hook(self, status: PluginStatus, instrumentor: Instrumentor) -> _import_hooks.Hook:
+        def on_import(module: ModuleType) -> None:
+            # Runs under the target's import lock: patch only, no I/O, never raise.
+            try:
+                self._instrument(status, instrumentor, module)
+            except Exception as exc:
+                self._fail(
+                    status, f"failed to instrument {module.__name__}: {type(exc).__name__}: {exc}"
+                )
+
+        return on_import
+
+    def _instrument(
+        self, status: PluginStatus, instrumentor: Instrumentor, module: ModuleType
+    ) -> None:
+        if status.state in ("failed", "skipped") or module.__name__ in status.patched_modules:
+            return
+        if instrumentor.requires and not _requirement_met(instrumentor.requires, status):
+            return
+        from llmtrace_agent import telemetry
+
+        telemetry.install_global_providers()
+        instrumentor.instrument(module)
+        status.patched_modules.append(module.__name__)
+        status.state = "patched"
+        _log.debug(f"instrumented {module.__name__} with plugin {status.name!r}")
+
+    def _fail(self, status: PluginStatus, detail: str) -> None:
+        status.state, status.detail = "failed", detail
+        _log.warning(f"instrumentor {status.name!r} {detail}; skipped, the others are unaffected")
+        if self.config.raise_internal_errors:
+            raise RuntimeError(f"instrumentor {status.name!r} {detail}")
+
+    def uninstrument_all(self) -> None:
+        """Undo every patch (used by ``shutdown`` with ``uninstrument=True`` and by tests)."""
+        for status in self.statuses.values():
+            if status.instrumentor is None or status.state != "patched":
+                continue
+            for module_name in status.patched_modules:
+                module = sys.modules.get(module_name)
+                if module is not None:
+                    status.instrumentor.uninstrument(module)
+            status.patched_modules.clear()
+            status.state = "loaded"
+
+    def describe(self) -> str:
+        """One line per plugin, for ``llmtrace-run --info`` and debug output."""
+        lines = []
+        for status in self.statuses.values():
+            detail = f" ({status.detail})" if status.detail else ""
+            targets = ",".join(status.instrumentor.targets) if status.instrumentor else "?"
+            lines.append(f"{status.name:<16} {status.state:<9} targets={targets}{detail}")
+        return "\n".join(lines) or "no instrumentor plugins installed"
+
+
+def _requirement_met(requirement: str, status: PluginStatus) -> bool:
+    """Check the installed distribution against ``requires`` without importing it again."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import Requirement
+
+    parsed = Requirement(requirement)
+    try:
+        installed = version(parsed.name)
+    except PackageNotFoundError:
+        installed = None
+    if installed is not None and parsed.specifier.contains(installed, prereleases=True):
+        return True
+    status.state = "skipped"
+    status.detail = f"needs {requirement}, found {installed or 'no distribution'}"
+    _log.warning(f"instrumentor {status.name!r} skipped: {status.detail}")
+    return False

@@ -1,0 +1,38 @@
+"""Fixtures every test can use: a real OTLP receiver and the agent started in this process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.agent import InProcessAgent
+from tests.support.otlp_receiver import OTLPReceiver
+
+
+@pytest.fixture(scope="session")
+def session_receiver() -> Iterator[OTLPReceiver]:
+    receiver = OTLPReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="session")
+def _agent(session_receiver: OTLPReceiver) -> InProcessAgent:
+    return InProcessAgent(session_receiver)
+
+
+@pytest.fixture
+def agent(_agent: InProcessAgent) -> InProcessAgent:
+    """The in-process agent, with an empty receiver at the start of the test."""
+    _agent.flush()
+    _agent.receiver.clear()
+    return _agent
+
+
+@pytest.fixture
+def receiver() -> Iterator[OTLPReceiver]:
+    """A fresh receiver of this test's own, for subprocess tests."""
+    receiver = OTLPReceiver()
+    yield receiver
+    receiver.close()
