@@ -1,17 +1,92 @@
-"""Attribute names: the OpenTelemetry semantic-convention constants we use, plus our own few.
+"""Attribute and metric names: the one place they are spelled.
 
-Import names from here, never write them as string literals elsewhere. Stable names come from
-``opentelemetry.semconv.attributes``; the GenAI ones are still incubating upstream, so they come
-from ``opentelemetry.semconv._incubating`` (the package's documented home for them). Names the
-conventions do not define yet are declared at the bottom, each with the reason for its choice.
+Stable names (HTTP, server, url, error) are re-exported from ``opentelemetry.semconv.attributes``.
+The GenAI conventions moved out of the core semantic-conventions repository into
+``open-telemetry/semantic-conventions-genai``; the Python package marks its GenAI constants
+deprecated and lags the spec (it still says ``cache_creation`` where the spec now says
+``cache_write``). So the GenAI names below are ours, written from the current GenAI spec
+(``docs/gen-ai/client-inference.md`` and ``gen-ai-metrics.md``). Names no convention defines
+are at the bottom, each with the reason for its choice.
 """
 
 from __future__ import annotations
 
-# --- Not (yet) in the OpenTelemetry conventions ------------------------------------------------
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_METHOD_ORIGINAL,
+    HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE,
+)
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
+from opentelemetry.semconv.attributes.url_attributes import URL_FULL
 
+# --- GenAI client inference spans -----------------------------------------------------------------
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_REQUEST_STREAM = "gen_ai.request.stream"
+GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+GEN_AI_REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID = "gen_ai.request.previous_response.id"
+GEN_AI_REQUEST_REASONING_LEVEL = "gen_ai.request.reasoning.level"
+GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+# Opt-in content. The spec prefers structured values; the Python SDK accepts only primitives and
+# their arrays, so these hold JSON strings following gen-ai-input-messages.json and friends.
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
+GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
+# Provider-specific (docs/gen-ai/openai.md)
+OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
+
+# --- GenAI client metrics ---------------------------------------------------------------------------
+GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
+GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+TOKEN_USAGE_BUCKETS = (
+    1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+)  # fmt: skip
+OPERATION_DURATION_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+
+# --- Not in any OpenTelemetry convention ----------------------------------------------------------
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"
-"""Cost of the call in USD (float). The conventions define none; this is the name Langfuse
-reads for cost, so the number shows up there without mapping."""
+"""Cost of the call in USD (float). The conventions define none; this is the name Langfuse reads
+for cost, so the number shows up there without mapping."""
 
-__all__ = [name for name in dir() if name.isupper()]
+__all__ = [
+    "ERROR_TYPE",
+    "HTTP_REQUEST_METHOD",
+    "HTTP_REQUEST_METHOD_ORIGINAL",
+    "HTTP_REQUEST_RESEND_COUNT",
+    "HTTP_RESPONSE_STATUS_CODE",
+    "SERVER_ADDRESS",
+    "SERVER_PORT",
+    "URL_FULL",
+    *(name for name in list(globals()) if name.startswith(("GEN_AI_", "OPENAI_"))),
+    "OPERATION_DURATION_BUCKETS",
+    "TOKEN_USAGE_BUCKETS",
+]
