@@ -1,0 +1,12 @@
+"""Context flags shared between instrumentors, kept light (contextvars only).
+
+``inside_llm_call`` is True while an LLM SDK call made through ``llmtrace_agent.genai`` is
+running: HTTP instrumentors read it so the SDK's own HTTP request becomes a child of the LLM
+span (or no span, with LLMTRACE_HTTP_UNDER_LLM=false), never a second LLM span.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+inside_llm_call: ContextVar[bool] = ContextVar("llmtrace_inside_llm_call", default=False)
