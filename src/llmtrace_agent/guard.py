@@ -47,6 +47,14 @@ class _InternalErrors:
 internal_errors = _InternalErrors()
 
 
+def handle(exc: Exception) -> None:
+    """For ``except Exception`` blocks on hot paths (cheaper than a ``with``): log, or re-raise
+    under the agent's tests. Call it only from inside the ``except`` block."""
+    report_internal_error(exc)
+    if raise_errors:
+        raise exc
+
+
 def guarded(func: Callable[..., T]) -> Callable[..., T | None]:
     """Decorate an agent callback (import hook, span processor…) so it can never raise."""
     import functools

@@ -1,0 +1,157 @@
+"""Transparent proxies for streamed responses: the user iterates exactly what the SDK returned.
+
+Built on ``wrapt.ObjectProxy`` so ``isinstance``, ``.response``, ``.close()`` and every other
+attribute keep working. Iteration is ours: each chunk feeds the operation's ``StreamState``, and
+the call's span ends exactly once: on exhaustion, error, close, context-manager exit or garbage
+collection of an abandoned stream.
+"""
+
+from __future__ import annotations
+
+import wrapt
+
+from llmtrace_agent import guard
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from llmtrace_agent.genai.call import LLMCall
+    from llmtrace_agent.genai.operation import StreamState
+
+
+class _StreamEnd:
+    """The ending shared by the sync and async proxies."""
+
+    _self_call: LLMCall
+    _self_state: StreamState
+
+    def _self_end(self, error: BaseException | None) -> None:
+        call = self._self_call
+        if call.ended:
+            return
+        try:
+            self._self_state.finish(call)
+        except Exception as exc:
+            guard.report_internal_error(exc)
+        try:
+            call.end(error)
+        except Exception as exc:
+            guard.handle(exc)
+
+    def __del__(self) -> None:
+        # An abandoned stream: end its span with what arrived (never raise from __del__).
+        try:
+            self._self_end(None)
+        except Exception:
+            pass
+
+
+class StreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps a synchronous stream (an iterator of chunks)."""
+
+    def __init__(self, stream: object, call: LLMCall, state: StreamState) -> None:
+        super().__init__(stream)
+        self._self_call = call
+        self._self_state = state
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> object:
+        # Hot path: once per chunk.
+        try:
+            chunk = next(self.__wrapped__)
+        except StopIteration:
+            self._self_end(None)
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        call = self._self_call
+        if call.first_chunk_at is None:
+            call.mark_first_chunk()
+        try:
+            self._self_state.on_chunk(chunk)
+        except Exception as exc:
+            guard.handle(exc)
+        return chunk
+
+    def __enter__(self) -> object:
+        entered = self.__wrapped__.__enter__()
+        return self if entered is self.__wrapped__ else entered
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> object:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_end(exc)
+
+    def close(self) -> object:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+
+class AsyncStreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps an asynchronous stream (an async iterator of chunks)."""
+
+    def __init__(self, stream: object, call: LLMCall, state: StreamState) -> None:
+        super().__init__(stream)
+        self._self_call = call
+        self._self_state = state
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> object:
+        # Hot path: once per chunk.
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_end(None)
+            raise
+        except BaseException as exc:  # includes asyncio.CancelledError: the span says so
+            self._self_end(exc)
+            raise
+        call = self._self_call
+        if call.first_chunk_at is None:
+            call.mark_first_chunk()
+        try:
+            self._self_state.on_chunk(chunk)
+        except Exception as exc:
+            guard.handle(exc)
+        return chunk
+
+    async def __aenter__(self) -> object:
+        entered = await self.__wrapped__.__aenter__()
+        return self if entered is self.__wrapped__ else entered
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> object:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_end(exc)
+
+    async def close(self) -> object:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_end(None)
+
+    async def aclose(self) -> object:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_end(None)
