@@ -7,6 +7,8 @@ here; those load when the application first imports something the agent watches.
 
 from __future__ import annotations
 
+import sys
+
 from llmtrace_agent import _agent_state, _import_hooks, _log, guard
 from llmtrace_agent.config import Config
 
@@ -58,8 +60,12 @@ _installing = False
 
 def _install_providers(module: object) -> None:
     # Re-entered when telemetry's own import pulls in the other OpenTelemetry API module.
+    # Or reached while a plugin's first patch imports telemetry (the plugin installs them next).
     global _installing
-    if _installing:
+    telemetry_module = sys.modules.get("llmtrace_agent.telemetry")
+    if _installing or (
+        telemetry_module is not None and not hasattr(telemetry_module, "install_global_providers")
+    ):
         return
     _installing = True
     try:
