@@ -82,6 +82,10 @@ def _names(raw: str) -> tuple[str, ...]:
     return tuple(name.strip().lower() for name in raw.split(",") if name.strip())
 
 
+def _tokens(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -212,6 +216,15 @@ SETTINGS: tuple[Setting, ...] = (
         _regexes,
         (),
         "Comma list of regular expressions; HTTP requests whose URL matches one are not traced.",
+    ),
+    Setting(
+        "http_known_methods",
+        "OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS",
+        _tokens,
+        None,
+        "Comma list of the HTTP methods spans name as they are (case-sensitive); "
+        "others are recorded as `_OTHER`.",
+        "the RFC 9110 methods, PATCH and QUERY",
     ),
     Setting(
         "config_file",
@@ -346,6 +359,7 @@ class Config:
     disabled_instrumentors: tuple[str, ...]
     http_under_llm: bool
     http_exclude_urls: tuple[str, ...]
+    http_known_methods: tuple[str, ...] | None
     config_file: str | None
     shutdown_timeout: float
     debug: bool
