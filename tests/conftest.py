@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.agent import InProcessAgent
+from tests.support.http_server import RecordingHTTPServer
 from tests.support.otlp_receiver import OTLPReceiver
 
 
@@ -36,3 +37,17 @@ def receiver() -> Iterator[OTLPReceiver]:
     receiver = OTLPReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture(scope="session")
+def _http_server() -> Iterator[RecordingHTTPServer]:
+    server = RecordingHTTPServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def http_server(_http_server: RecordingHTTPServer) -> RecordingHTTPServer:
+    """A loopback HTTP server recording the requests (and headers) it gets; empty at the start."""
+    _http_server.clear()
+    return _http_server

@@ -1,0 +1,84 @@
+"""httpx: one HTTP client span per request sent, sync and async, with W3C context propagation.
+
+Patches ``Client._send_single_request`` and ``AsyncClient._send_single_request``: the clients
+call it once per request actually sent (each redirect hop, each authentication round), below
+redirect and auth handling and above the transport, so every transport is covered (the default
+one, mounts, proxies, ``MockTransport``, the aiohttp transport openai offers). ``Client.send``
+would give one span for a whole redirect chain; patching ``HTTPTransport.handle_request`` would
+miss custom transports. The private name has been stable since httpx 0.18; if it disappears the
+instrumentor fails loudly at patch time instead of tracing nothing.
+
+The span ends when the response headers arrive, as the library returns the response; reading a
+streamed body happens after it.
+
+``httpx2`` (the fork openai 3.x uses) has the same client API: ``HTTPX2Instrumentor`` in
+``instrumentors/httpx2.py`` is this class pointed at the other module.
+"""
+
+from __future__ import annotations
+
+from llmtrace_agent.instrumentor import Instrumentor
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from types import ModuleType
+
+
+class HTTPXInstrumentor(Instrumentor):
+    """Traces every request an ``httpx.Client`` or ``httpx.AsyncClient`` sends."""
+
+    name = "httpx"
+    targets = ("httpx",)
+    requires = "httpx>=0.23"
+
+    def instrument(self, module: ModuleType) -> None:
+        from llmtrace_agent.guard import internal_errors
+        from llmtrace_agent.http_spans import start_request
+
+        def send_single_request(
+            wrapped: Callable[..., object],
+            instance: object,
+            args: tuple[object, ...],
+            kwargs: dict[str, object],
+        ) -> object:
+            # Hot path: once per HTTP request.
+            scope = None
+            with internal_errors:
+                request = args[0] if args else kwargs["request"]
+                scope = start_request(
+                    self.tracer, request.method, str(request.url), request.headers
+                )
+            if scope is None:
+                return wrapped(*args, **kwargs)
+            with scope:
+                response = wrapped(*args, **kwargs)
+                scope.response(response.status_code)
+            return response
+
+        async def send_single_request_async(
+            wrapped: Callable[..., Awaitable[object]],
+            instance: object,
+            args: tuple[object, ...],
+            kwargs: dict[str, object],
+        ) -> object:
+            # Hot path: once per HTTP request.
+            scope = None
+            with internal_errors:
+                request = args[0] if args else kwargs["request"]
+                scope = start_request(
+                    self.tracer, request.method, str(request.url), request.headers
+                )
+            if scope is None:
+                return await wrapped(*args, **kwargs)
+            with scope:
+                response = await wrapped(*args, **kwargs)
+                scope.response(response.status_code)
+            return response
+
+        for path, wrapper in (
+            ("Client._send_single_request", send_single_request),
+            ("AsyncClient._send_single_request", send_single_request_async),
+        ):
+            if not self.wrap(module, path, wrapper):
+                raise RuntimeError(f"{module.__name__}.{path} not found")

@@ -1,0 +1,148 @@
+"""Shared HTTP client span logic: URL redaction, error types, suppression, the LLM interplay."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from opentelemetry import baggage, context, trace
+
+from llmtrace_agent.context_flags import inside_llm_call
+from llmtrace_agent.http_spans import error_type, redact_url
+from tests.support.agent import InProcessAgent
+from tests.support.http_server import RecordingHTTPServer, traceparent_ids
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.example.com/v1/chat", "https://api.example.com/v1/chat"),
+        (
+            "https://user:secret@example.com:8443/x",
+            "https://REDACTED:REDACTED@example.com:8443/x",
+        ),
+        ("https://token@example.com/x", "https://REDACTED:REDACTED@example.com/x"),
+        ("https://example.com/users/a@b.org?x=1", "https://example.com/users/a@b.org?x=1"),
+        (
+            "https://s3.example.com/f?X-Amz-Credential=c&X-Amz-Signature=s&X-Amz-Security-Token=t",
+            "https://s3.example.com/f?X-Amz-Credential=REDACTED&X-Amz-Signature=REDACTED"
+            "&X-Amz-Security-Token=REDACTED",
+        ),
+        (
+            "https://blob.example.com/c?color=blue&sig=abc#part",
+            "https://blob.example.com/c?color=blue&sig=REDACTED#part",
+        ),
+        (
+            "https://storage.example.com/o?X-Goog-Signature=abc",
+            "https://storage.example.com/o?X-Goog-Signature=REDACTED",
+        ),
+        (
+            "https://s3.example.com/o?AWSAccessKeyId=a&Signature=s&Expires=1",
+            "https://s3.example.com/o?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1",
+        ),
+        (
+            "https://gen.example.com/v1beta/models/m:generateContent?key=AIza123",
+            "https://gen.example.com/v1beta/models/m:generateContent?key=REDACTED",
+        ),
+        ("https://example.com/o?SIG=abc&sig", "https://example.com/o?SIG=abc&sig"),
+        ("https://example.com/o#frag?sig=abc", "https://example.com/o#frag?sig=abc"),
+        (
+            "https://u:p@example.com/o?sig=abc",
+            "https://REDACTED:REDACTED@example.com/o?sig=REDACTED",
+        ),
+    ],
+)
+def test_redact_url_hides_credentials_and_sensitive_query_values(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_url_returns_a_clean_url_unchanged_as_the_same_object() -> None:
+    url = "http://127.0.0.1:8080/v1/chat/completions"
+    assert redact_url(url) is url
+
+
+def test_error_type_is_the_fully_qualified_class_name() -> None:
+    assert error_type(requests.exceptions.ConnectionError) == "requests.exceptions.ConnectionError"
+    assert error_type(TimeoutError) == "TimeoutError"
+
+
+def test_instrumentation_suppressed_by_the_sdk_records_no_span_and_injects_nothing(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        requests.get(http_server.url("/suppressed"))
+    finally:
+        context.detach(token)
+    agent.flush()
+    assert "traceparent" not in http_server.only_request().headers
+    assert [s for s in agent.receiver.spans if s.kind == "CLIENT"] == []
+
+
+def test_http_instrumentation_suppressed_records_no_span_and_injects_nothing(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    token = context.attach(context.set_value(context._SUPPRESS_HTTP_INSTRUMENTATION_KEY, True))
+    try:
+        requests.get(http_server.url("/suppressed"))
+    finally:
+        context.detach(token)
+    agent.flush()
+    assert "traceparent" not in http_server.only_request().headers
+    assert [s for s in agent.receiver.spans if s.kind == "CLIENT"] == []
+
+
+def test_baggage_of_the_current_context_is_propagated(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    token = context.attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        requests.get(http_server.url("/"))
+    finally:
+        context.detach(token)
+    assert http_server.only_request().headers["baggage"] == "tenant=acme"
+
+
+def test_http_request_inside_an_llm_call_is_a_child_of_the_llm_span(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    with trace.get_tracer("test").start_as_current_span("chat model"):
+        flag = inside_llm_call.set(True)
+        try:
+            requests.post(http_server.url("/v1/chat/completions"), json={})
+        finally:
+            inside_llm_call.reset(flag)
+    (http_span,) = agent.spans(1, name="POST")
+    llm_span = agent.receiver.span("chat model")
+    assert http_span.parent_span_id == llm_span.span_id
+    assert http_span.kind == "CLIENT"
+    assert not any(name.startswith("gen_ai.") for name in http_span.attributes)
+    received = http_server.only_request().headers["traceparent"]
+    assert traceparent_ids(received) == (http_span.trace_id, http_span.span_id)
+
+
+def test_http_under_llm_off_records_no_http_span_but_propagates_the_llm_span(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    with (
+        agent.configured(http_under_llm=False),
+        trace.get_tracer("test").start_as_current_span("chat model"),
+    ):
+        flag = inside_llm_call.set(True)
+        try:
+            requests.post(http_server.url("/v1/chat/completions"), json={})
+        finally:
+            inside_llm_call.reset(flag)
+    llm_span = agent.receiver.span("chat model")
+    agent.flush()
+    assert [s.name for s in agent.receiver.spans] == ["chat model"]
+    received = http_server.only_request().headers["traceparent"]
+    assert traceparent_ids(received) == (llm_span.trace_id, llm_span.span_id)
+
+
+def test_http_under_llm_off_still_traces_requests_outside_llm_calls(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    with agent.configured(http_under_llm=False):
+        requests.get(http_server.url("/"))
+    (span,) = agent.spans(1, name="GET")
+    assert span.kind == "CLIENT"
