@@ -2,8 +2,9 @@
 
 Importing wrapt 2.x costs about 100 ms (it pulls in asyncio and inspect), more than the whole
 start-up budget. Until one of the watched modules is first imported, a tiny finder stands in:
-on that first import it loads wrapt, hands every pending hook to ``wrapt.register_post_import_hook``,
-steps aside, and lets wrapt's own finder handle that import and all later ones.
+on that first import it loads wrapt, hands every pending hook to
+``wrapt.register_post_import_hook``, steps aside, and lets wrapt's own finder handle that import
+and all later ones.
 """
 
 from __future__ import annotations
@@ -60,11 +61,16 @@ class _DeferredHookFinder:
         # Hot: consulted for every import in the process until a watched module appears.
         if fullname not in _pending:
             return None
-        try:
+        if self in sys.meta_path:
             sys.meta_path.remove(self)
-        except ValueError:
-            pass
-        wrapt_finder = _hand_over_to_wrapt()
+        try:
+            wrapt_finder = _hand_over_to_wrapt()
+        except Exception as exc:  # wrapt missing (another interpreter): never break the import
+            _pending.clear()
+            from llmtrace_agent import _log
+
+            _log.warning(f"instrumentors not activated, wrapt unavailable: {exc!r}")
+            return None
         return wrapt_finder.find_spec(fullname, path, target)  # type: ignore[attr-defined,no-any-return]
 
 

@@ -36,6 +36,8 @@ _OPTIONS: dict[str, tuple[str, str | None]] = {
     "--debug": ("LLMTRACE_DEBUG", "true"),
 }
 _PYTHON_FLAGS_THAT_DISABLE = {"S": "-S (no site)", "I": "-I (isolated)", "E": "-E (ignore env)"}
+_PYTHON_OPTIONS_WITH_VALUE = "WX"  # -W and -X take a value, attached or as the next argument
+_PYTHON_LONG_OPTIONS_WITH_VALUE = ("--check-hash-based-pycs",)
 
 
 def bootstrap_dir() -> str:
@@ -84,7 +86,9 @@ def parse_args(argv: list[str], env: dict[str, str]) -> list[str]:
 def prepend_bootstrap(env: dict[str, str]) -> None:
     """Put the bootstrap directory first on PYTHONPATH, once, keeping the user's entries."""
     ours = bootstrap_dir()
-    entries = [e for e in env.get("PYTHONPATH", "").split(os.pathsep) if e and e != ours]
+    current = env.get("PYTHONPATH", "")
+    # An empty entry means the working directory to Python: keep it, it is the user's.
+    entries = [e for e in current.split(os.pathsep) if e != ours] if current else []
     env["PYTHONPATH"] = os.pathsep.join([ours, *entries])
 
 
@@ -92,16 +96,36 @@ def warn_if_python_skips_site(command: list[str]) -> None:
     """Python run with -S, -I or -E never reads our sitecustomize: say so once."""
     if not os.path.basename(command[0]).startswith("python"):
         return
-    for arg in command[1:]:
-        if not arg.startswith("-") or arg.startswith("--") or arg in ("-c", "-m"):
-            break
-        for letter, meaning in _PYTHON_FLAGS_THAT_DISABLE.items():
-            if letter in arg[1:]:
-                sys.stderr.write(
-                    f"llmtrace-run: warning: python {meaning} skips the agent's start-up hook; "
-                    "this process will not be traced\n"
-                )
-                return
+    disabling = python_flags_that_disable(command[1:])
+    if disabling:
+        sys.stderr.write(
+            f"llmtrace-run: warning: python {_PYTHON_FLAGS_THAT_DISABLE[disabling[0]]} skips the "
+            "agent's start-up hook; this process will not be traced\n"
+        )
+
+
+def python_flags_that_disable(args: list[str]) -> list[str]:
+    """The letters among S, I, E in Python's own options (before the script, -c or -m)."""
+    found = []
+    args_iter = iter(args)
+    for arg in args_iter:
+        if arg in _PYTHON_LONG_OPTIONS_WITH_VALUE:
+            next(args_iter, None)
+            continue
+        if arg == "-" or arg == "--" or not arg.startswith("-"):
+            break  # the script, stdin, or the end of Python's options
+        if arg.startswith("--"):
+            continue
+        for position, letter in enumerate(arg[1:], start=1):
+            if letter in "cm":
+                return found  # the rest of the command line belongs to the program
+            if letter in _PYTHON_OPTIONS_WITH_VALUE:
+                if position == len(arg) - 1:
+                    next(args_iter, None)  # -W error: the value is the next argument
+                break  # -Werror: the rest of this argument is the value
+            if letter in _PYTHON_FLAGS_THAT_DISABLE and letter not in found:
+                found.append(letter)
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:

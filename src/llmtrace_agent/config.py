@@ -13,6 +13,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    # (variable, raw value, why it is invalid, field whose resulting value is used instead)
+    _Invalid = tuple[str, str, str, str | None]
+
 EXPORTERS = ("otlp", "console", "file", "none")
 OTLP_PROTOCOLS = ("http/protobuf", "grpc")
 METRICS_EXPORTERS = ("otlp", "console", "none")
@@ -399,29 +402,38 @@ class Config:
         """
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
-        warnings: list[str] = []
+        invalid: list[_Invalid] = []
         for setting in SETTINGS:
             name = _REFINED_BY.get(setting.field)
             if not (name and env.get(name)):
                 name = setting.env
             raw = env.get(name)
             if raw is not None:
-                _parse_into(values, warnings, setting, name, raw)
+                _parse_into(values, invalid, setting, name, raw)
         if "OTEL_SDK_DISABLED" in env:
             try:
                 if _bool(env["OTEL_SDK_DISABLED"]):
                     values["enabled"] = False
             except ConfigError as exc:
-                warnings.append(_warning("OTEL_SDK_DISABLED", env["OTEL_SDK_DISABLED"], exc, False))
+                invalid.append(("OTEL_SDK_DISABLED", env["OTEL_SDK_DISABLED"], str(exc), None))
+        unknown = []
         for field, value in overrides.items():
             setting = _BY_FIELD.get(field)
             if setting is None:
-                warnings.append(f"unknown setting {field}={value!r} ignored")
+                unknown.append(f"unknown setting {field}={value!r} ignored")
             elif isinstance(value, str):
-                _parse_into(values, warnings, setting, field, value)
+                _parse_into(values, invalid, setting, field, value)
             else:
                 values[field] = tuple(value) if isinstance(value, list) else value
-        return cls(values, tuple(warnings))
+        config = cls(values)
+        # Named after parsing everything: a derived default depends on the other settings.
+        warnings = [
+            f"{name}={raw!r} is invalid ({why}); "
+            f"using {_show(getattr(config, field)) if field else 'false'!r}"
+            for name, raw, why, field in invalid
+        ]
+        object.__setattr__(config, "warnings", (*warnings, *unknown))
+        return config
 
     def replace(self, **changes: object) -> Config:
         """A copy with some settings changed (already-typed values)."""
@@ -445,17 +457,12 @@ class Config:
 
 
 def _parse_into(
-    values: dict[str, object], warnings: list[str], setting: Setting, name: str, raw: str
+    values: dict[str, object], invalid: list[_Invalid], setting: Setting, name: str, raw: str
 ) -> None:
     try:
         values[setting.field] = setting.parse(raw)
     except ConfigError as exc:
-        fallback = getattr(Config({}), setting.field)
-        warnings.append(_warning(name, raw, exc, fallback))
-
-
-def _warning(name: str, raw: str, error: ConfigError, fallback: object) -> str:
-    return f"{name}={raw!r} is invalid ({error}); using {_show(fallback)!r}"
+        invalid.append((name, raw, str(exc), setting.field))
 
 
 def markdown_table() -> str:

@@ -94,7 +94,7 @@ def _read_group(path: str, group: str, distribution: str) -> list[EntryPoint]:
 
 
 class PluginStatus:
-    """What became of one plugin: ``loaded``, ``patched``, ``disabled``, ``skipped`` or ``failed``."""
+    """What became of one plugin: ``loaded``, ``patched``, ``disabled``, ``skipped``, ``failed``."""
 
     __slots__ = ("detail", "instrumentor", "name", "patched_modules", "state")
 

@@ -30,7 +30,7 @@ _lock = threading.RLock()
 _installed = False
 _tracer_provider: TracerProvider | None = None
 _meter_provider: MeterProvider | None = None
-_pid = os.getpid()
+_shut_down = False
 
 
 class _LazyTracerProvider(trace_api.TracerProvider):
@@ -60,7 +60,9 @@ def install_global_providers() -> None:
         if isinstance(trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider):
             trace_api.set_tracer_provider(_LazyTracerProvider())
         else:
-            _log.warning("the application set its own TracerProvider; the agent exports nothing")
+            _log.warning(
+                "the application set its own TracerProvider first; the agent's spans go to it"
+            )
         if _agent_state.config.metrics_exporter != "none" and isinstance(
             metrics_api.get_meter_provider(), metrics_api._internal._ProxyMeterProvider
         ):
@@ -215,7 +217,12 @@ def flush(timeout: float | None = None) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> bool:
-    """Flush and stop the exporters; bounded so a dead collector never holds the process."""
+    """Flush and stop the exporters, once; bounded so a dead collector never holds the process."""
+    global _shut_down
+    with _lock:
+        if _shut_down:
+            return True
+        _shut_down = True  # atexit and multiprocessing's own exit may both call this
     timeout = _agent_state.config.shutdown_timeout if timeout is None else timeout
     return _run_bounded(_shutdown_providers, timeout, "shutdown")
 
@@ -257,11 +264,23 @@ def _register_exit_handlers() -> None:
     _exit_handlers_registered = True
     atexit.register(shutdown)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        os.register_at_fork(after_in_child=_shutdown_at_multiprocessing_exit)
+    _shutdown_at_multiprocessing_exit()
 
 
-def _after_fork_in_child() -> None:
-    """multiprocessing's fork children leave through os._exit, skipping atexit: flush there too."""
+def _shutdown_at_multiprocessing_exit() -> None:
+    """multiprocessing's children leave through ``os._exit``, skipping atexit: shut down there.
+
+    A worker's ``Process._bootstrap`` drops the finalizers it inherited, then runs the after-fork
+    callbacks: register the finalizer from one of those, or directly once inside the worker.
+    """
     mp_util = sys.modules.get("multiprocessing.util")
-    if mp_util is not None:
-        mp_util.Finalize(None, shutdown, exitpriority=0)  # type: ignore[attr-defined]
+    if mp_util is None:
+        return
+    mp_util.register_after_fork(_shutdown_at_multiprocessing_exit, _register_finalizer)  # type: ignore[attr-defined]
+    if sys.modules["multiprocessing.process"].parent_process() is not None:  # type: ignore[attr-defined]
+        _register_finalizer()
+
+
+def _register_finalizer(_: object = None) -> None:
+    sys.modules["multiprocessing.util"].Finalize(None, shutdown, exitpriority=0)  # type: ignore[attr-defined]

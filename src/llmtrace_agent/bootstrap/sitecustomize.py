@@ -9,25 +9,29 @@ agent, which must never stop the user's program.
 import os
 import sys
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
 
 def _run_next_sitecustomize() -> None:
     """Find and run the next ``sitecustomize`` on sys.path, as Python would have."""
     import importlib.machinery
-    import importlib.util
 
-    here = os.path.dirname(os.path.abspath(__file__))
-    others = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    # Skip every copy of this file already run (two installations' launchers nested).
+    ours = sys._llmtrace_bootstrap_dirs  # type: ignore[attr-defined]
+    others = [p for p in sys.path if os.path.abspath(p or os.curdir) not in ours]
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", others)
     if spec is None or spec.loader is None:
         return
+    import importlib.util  # only paid for when there is a sitecustomize to chain to
+
     module = importlib.util.module_from_spec(spec)
-    ours = sys.modules["sitecustomize"]
+    this_module = sys.modules["sitecustomize"]
     sys.modules["sitecustomize"] = module
     try:
         # Errors here are the user's: let them reach site.py, which reports them as it always does.
         spec.loader.exec_module(module)
     except BaseException:
-        sys.modules["sitecustomize"] = ours
+        sys.modules["sitecustomize"] = this_module
         raise
 
 
@@ -38,7 +42,7 @@ def _start_agent() -> None:
         except ImportError:
             # An interpreter other than the launcher's, or a checkout: the package sits two
             # levels up. Appended, so the application's own packages still win.
-            sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+            sys.path.append(os.path.dirname(os.path.dirname(_HERE)))
             import llmtrace_agent.agent
 
         llmtrace_agent.agent.start()
@@ -51,9 +55,19 @@ def _start_agent() -> None:
             traceback.print_exc()
 
 
-if not getattr(sys, "_llmtrace_bootstrapped", False):
-    sys._llmtrace_bootstrapped = True  # type: ignore[attr-defined]
+def _bootstrap() -> None:
+    first = not hasattr(sys, "_llmtrace_bootstrap_dirs")
+    if first:
+        sys._llmtrace_bootstrap_dirs = []  # type: ignore[attr-defined]
+    sys._llmtrace_bootstrap_dirs.append(_HERE)  # type: ignore[attr-defined]
+    if not first:
+        # Another copy of the agent chained to this one: it starts the agent; pass the chain on.
+        _run_next_sitecustomize()
+        return
     try:
         _run_next_sitecustomize()
     finally:
         _start_agent()
+
+
+_bootstrap()

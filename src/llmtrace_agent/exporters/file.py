@@ -14,6 +14,8 @@ from google.protobuf.json_format import MessageToDict
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from llmtrace_agent import _log
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -29,6 +31,7 @@ class OTLPJsonFileExporter(SpanExporter):
     def __init__(self, path: str) -> None:
         self._path = path
         self._lock = threading.Lock()
+        self._warned = False
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         request = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
@@ -42,7 +45,10 @@ class OTLPJsonFileExporter(SpanExporter):
         try:
             with self._lock, open(self._path, "a", encoding="utf-8") as file:
                 file.write(line)
-        except OSError:
+        except OSError as exc:
+            if not self._warned:  # once: the same error would repeat for every batch
+                self._warned = True
+                _log.warning(f"cannot write spans to {self._path} (LLMTRACE_FILE): {exc}")
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
