@@ -110,7 +110,7 @@ def _build_tracer_provider(config: Config) -> TracerProvider:
 
 
 def _span_processor(name: str, config: Config) -> SpanProcessor | None:
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     if name == "console":
         from llmtrace_agent.exporters.console import ConsoleTreeExporter
@@ -125,12 +125,14 @@ def _span_processor(name: str, config: Config) -> SpanProcessor | None:
         exporter = _otlp_span_exporter(config)
     else:
         return None
-    return BatchSpanProcessor(
+    from llmtrace_agent.span_queue import SpanQueue
+
+    return SpanQueue(
         exporter,
         max_queue_size=config.bsp_max_queue_size,
-        schedule_delay_millis=config.bsp_schedule_delay_ms,
-        max_export_batch_size=min(config.bsp_max_export_batch_size, config.bsp_max_queue_size),
-        export_timeout_millis=config.bsp_export_timeout_ms,
+        max_export_batch_size=config.bsp_max_export_batch_size,
+        schedule_delay_s=config.bsp_schedule_delay_ms / 1000,
+        shutdown_timeout_s=config.shutdown_timeout,
     )
 
 
