@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.agent import InProcessAgent
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.http_server import RecordingHTTPServer
 from tests.support.otlp_receiver import OTLPReceiver
 
@@ -51,3 +52,17 @@ def http_server(_http_server: RecordingHTTPServer) -> RecordingHTTPServer:
     """A loopback HTTP server recording the requests (and headers) it gets; empty at the start."""
     _http_server.clear()
     return _http_server
+
+
+@pytest.fixture(scope="session")
+def _fake_openai() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_openai(_fake_openai: FakeOpenAI) -> FakeOpenAI:
+    """A loopback OpenAI-compatible server (JSON and SSE) with no queued replies or requests."""
+    _fake_openai.clear()
+    return _fake_openai

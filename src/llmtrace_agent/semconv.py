@@ -60,6 +60,7 @@ GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 OPENAI_REQUEST_SERVICE_TIER = "openai.request.service_tier"
 OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
+OPENAI_API_TYPE = "openai.api.type"
 
 # --- GenAI client metrics ---------------------------------------------------------------------------
 GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"

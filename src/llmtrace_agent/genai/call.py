@@ -46,6 +46,7 @@ class LLMCall:
         "capture_content",
         "ended",
         "first_chunk_at",
+        "metric_attributes",
         "operation_name",
         "provider",
         "request_model",
@@ -68,6 +69,7 @@ class LLMCall:
         self.response_model: str | None = None
         self.usage: Usage | None = None
         self.first_chunk_at: float | None = None
+        self.metric_attributes: dict[str, object] | None = None
         self.ended = False
         attributes = request.attributes
         attributes[semconv.GEN_AI_OPERATION_NAME] = operation_name
@@ -94,8 +96,12 @@ class LLMCall:
         usage: Usage | None = None,
         output_messages: list[dict[str, object]] | None = None,
         attributes: dict[str, object] | None = None,
+        metric_attributes: dict[str, object] | None = None,
     ) -> None:
-        """Record what the response says; arguments left None are skipped."""
+        """Record what the response says; arguments left None are skipped.
+
+        ``metric_attributes`` go on the span and on the call's metrics too (a provider's metric
+        refinements, e.g. ``openai.response.service_tier``)."""
         span = self.span
         if isinstance(response_id, str) and response_id:
             span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
@@ -111,6 +117,10 @@ class LLMCall:
             span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, to_json(output_messages))
         if attributes:
             span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        if metric_attributes:
+            found = {k: v for k, v in metric_attributes.items() if v is not None}
+            span.set_attributes(found)
+            self.metric_attributes = {**(self.metric_attributes or {}), **found}
 
     def mark_first_chunk(self) -> None:
         """Called by the stream proxies on the first chunk (time to first chunk)."""

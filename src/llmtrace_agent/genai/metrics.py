@@ -54,6 +54,8 @@ def record(call: LLMCall, duration_s: float, error_type: str | None) -> None:
         attributes[semconv.SERVER_ADDRESS] = call.server_address
         if call.server_port:
             attributes[semconv.SERVER_PORT] = call.server_port
+    if call.metric_attributes:
+        attributes.update(call.metric_attributes)
     if error_type:
         duration.record(duration_s, {**attributes, semconv.ERROR_TYPE: error_type})
     else:

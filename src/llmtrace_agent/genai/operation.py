@@ -48,3 +48,9 @@ class LLMOperation:
     def stream_state(self, call: LLMCall, result: object) -> StreamState | None:
         """A fresh accumulator when ``result`` is a stream; None when it is a complete response."""
         return None
+
+    def result_proxy(self, call: LLMCall, result: object) -> object | None:
+        """A stand-in for a ``result`` that is neither a stream nor a complete response, which
+        takes over ending ``call`` (e.g. a raw HTTP response whose body the user parses later:
+        Stainless SDKs' ``with_raw_response`` / ``with_streaming_response``); None otherwise."""
+        return None

@@ -131,6 +131,9 @@ def _finish(
         state = operation.stream_state(call, result)
         if state is not None:
             return proxy(result, call, state)
+        stand_in = operation.result_proxy(call, result)
+        if stand_in is not None:
+            return stand_in
         operation.record_response(call, result)
     except Exception as exc:
         _end(call, None)

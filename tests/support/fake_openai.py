@@ -1,0 +1,676 @@
+"""A loopback OpenAI-compatible server for the openai instrumentor's tests.
+
+Serves ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` and ``/v1/completions``
+(and the Azure form ``/openai/deployments/<name>/...``) over real HTTP/1.1 on 127.0.0.1, as JSON
+or as server-sent events (chunked), and records every request it gets.
+
+Without instructions it answers each request plausibly: it echoes the requested model, streams
+when asked (with the usage chunk when ``stream_options.include_usage`` is set), answers with a
+tool call when the request offers tools, and honours ``encoding_format`` for embeddings. A test
+shapes the next answers with ``server.reply(Reply(...), ...)``: any status and JSON body, any
+list of SSE events, a connection dropped mid-stream, a delay between events. The builders below
+(``chat_completion``, ``chat_chunks``, ``response_object``, ``response_events``…) make the
+usual bodies, with keyword arguments for what a test varies.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import struct
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CREATED = 1_700_000_000
+TEXT = "Hello from the fake server!"
+TOOL_ARGUMENTS = '{"city": "Paris"}'
+
+
+@dataclass
+class Reply:
+    """How to answer one request."""
+
+    status: int = 200
+    body: Any = None
+    """JSON body (any JSON value), or ``bytes`` sent as they are."""
+    events: list[Any] | None = None
+    """SSE events: dicts (sent as ``data: <json>``, with ``event: <type>`` when they have a
+    ``type``), or strings sent as the ``data:`` line verbatim."""
+    done: bool = True
+    """End the SSE stream with ``data: [DONE]``."""
+    drop_after: int | None = None
+    """Close the connection abruptly after this many events (no chunked terminator)."""
+    delay: float = 0.0
+    """Seconds to wait before each event (and before the headers when not streaming)."""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def json(self) -> dict[str, Any]:
+        assert isinstance(self.body, dict), self.body
+        return self.body
+
+
+class FakeOpenAI:
+    """The server, on a free loopback port, answering from a daemon thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._replies: deque[Reply] = deque()
+        self._requests: list[ReceivedRequest] = []
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._http.daemon_threads = True
+        self.port: int = self._http.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.origin}/v1"
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+
+    def reply(self, *replies: Reply) -> None:
+        """Answer the next requests with these, in order (then plausibly again)."""
+        with self._lock:
+            self._replies.extend(replies)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._replies.clear()
+            self._requests.clear()
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def last_request(self) -> ReceivedRequest:
+        received = self.requests
+        assert received, "the fake OpenAI server received no request"
+        return received[-1]
+
+    def close(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def _next(self, request: ReceivedRequest) -> Reply:
+        with self._lock:
+            self._requests.append(request)
+            if self._replies:
+                return self._replies.popleft()
+        return default_reply(request)
+
+
+# --- default answers -----------------------------------------------------------------------------
+
+
+def default_reply(request: ReceivedRequest) -> Reply:
+    """A plausible answer to ``request``, chosen by its path and body."""
+    body = request.body if isinstance(request.body, dict) else {}
+    model = body.get("model") or request.path.split("/deployments/")[-1].split("/")[0]
+    stream = body.get("stream") is True
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    path = request.path.split("?")[0]
+    if path.endswith("/chat/completions"):
+        tools = bool(body.get("tools"))
+        n = body.get("n") or 1
+        if stream:
+            return Reply(events=chat_chunks(model=model, tool_call=tools, usage=include_usage, n=n))
+        return Reply(body=chat_completion(model=model, tool_call=tools, n=n))
+    if path.endswith("/responses"):
+        tools = bool(body.get("tools"))
+        if stream:
+            return Reply(events=response_events(model=model, tool_call=tools), done=False)
+        return Reply(body=response_object(model=model, tool_call=tools))
+    if path.endswith("/embeddings"):
+        inputs = body.get("input")
+        count = len(inputs) if isinstance(inputs, list) else 1
+        return Reply(
+            body=embeddings(
+                model=model, count=count, base64=body.get("encoding_format") == "base64"
+            )
+        )
+    if path.endswith("/completions"):
+        if stream:
+            return Reply(events=completion_chunks(model=model, usage=include_usage))
+        return Reply(body=completion(model=model))
+    return Reply(status=404, body={"error": {"message": f"no route {path}", "type": "not_found"}})
+
+
+# --- builders ------------------------------------------------------------------------------------
+
+
+def chat_usage(
+    prompt: int = 12, completion: int = 5, cached: int | None = None, reasoning: int | None = None
+) -> dict[str, Any]:
+    """A chat/completions ``usage`` object."""
+    result: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cached is not None:
+        result["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+    if reasoning is not None:
+        result["completion_tokens_details"] = {"reasoning_tokens": reasoning, "audio_tokens": 0}
+    return result
+
+
+def _tool_call_body(index: int | None = None, call_id: str = "call_1") -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": TOOL_ARGUMENTS},
+    }
+    if index is not None:
+        result["index"] = index
+    return result
+
+
+def chat_completion(
+    model: str = "gpt-4o-mini",
+    content: str | None = TEXT,
+    tool_call: bool = False,
+    n: int = 1,
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A ``chat.completion`` body; ``extra`` adds or overrides top-level fields."""
+    message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else content}
+    if tool_call:
+        message["tool_calls"] = [_tool_call_body()]
+    reason = finish_reason or ("tool_calls" if tool_call else "stop")
+    body = {
+        "id": "chatcmpl-fake-1",
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "service_tier": "default",
+        "choices": [
+            {"index": i, "message": message, "finish_reason": reason, "logprobs": None}
+            for i in range(n)
+        ],
+        "usage": usage if usage is not None else chat_usage(),
+    }
+    body.update(extra)
+    return body
+
+
+def chat_chunks(
+    model: str = "gpt-4o-mini",
+    pieces: tuple[str, ...] = ("Hello", " from the", " fake server!"),
+    tool_call: bool = False,
+    usage: bool | dict[str, Any] = False,
+    n: int = 1,
+    finish_reason: str | None = None,
+) -> list[dict[str, Any]]:
+    """``chat.completion.chunk`` events: a role delta, content (or tool-call) deltas per choice,
+    the finish reason, then the usage chunk (``choices: []``) when ``usage`` is set."""
+
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-fake-1",
+            "object": "chat.completion.chunk",
+            "created": CREATED,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+            "service_tier": "default",
+            "choices": choices,
+            **extra,
+        }
+
+    def choice(index: int, delta: dict[str, Any], reason: str | None = None) -> dict[str, Any]:
+        return {"index": index, "delta": delta, "finish_reason": reason, "logprobs": None}
+
+    events = [chunk([choice(i, {"role": "assistant", "content": ""}) for i in range(n)])]
+    for i in range(n):
+        if tool_call:
+            start = {
+                "index": 0,
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": ""},
+            }
+            events.append(chunk([choice(i, {"tool_calls": [start]})]))
+            for piece in ('{"city": ', '"Paris"}'):
+                delta = {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+                events.append(chunk([choice(i, delta)]))
+        else:
+            events.extend(chunk([choice(i, {"content": piece})]) for piece in pieces)
+    reason = finish_reason or ("tool_calls" if tool_call else "stop")
+    events.extend(chunk([choice(i, {}, reason)]) for i in range(n))
+    if usage:
+        usage_body = usage if isinstance(usage, dict) else chat_usage()
+        events.append(chunk([], usage=usage_body))
+    return events
+
+
+def completion(model: str = "gpt-3.5-turbo-instruct", text: str = TEXT, **extra: Any) -> dict:
+    body = {
+        "id": "cmpl-fake-1",
+        "object": "text_completion",
+        "created": CREATED,
+        "model": model,
+        "system_fingerprint": "fp_fake",
+        "choices": [{"index": 0, "text": text, "finish_reason": "length", "logprobs": None}],
+        "usage": chat_usage(),
+    }
+    body.update(extra)
+    return body
+
+
+def completion_chunks(
+    model: str = "gpt-3.5-turbo-instruct",
+    pieces: tuple[str, ...] = ("Hello", " there"),
+    usage: bool = False,
+) -> list[dict[str, Any]]:
+    def chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        base = {
+            "id": "cmpl-fake-1",
+            "object": "text_completion",
+            "created": CREATED,
+            "model": model,
+        }
+        return {**base, "choices": choices, **extra}
+
+    events = [
+        chunk([{"index": 0, "text": piece, "finish_reason": None, "logprobs": None}])
+        for piece in pieces
+    ]
+    events.append(chunk([{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]))
+    if usage:
+        events.append(chunk([], usage=chat_usage()))
+    return events
+
+
+def embeddings(
+    model: str = "text-embedding-3-small", count: int = 1, base64: bool = False
+) -> dict[str, Any]:
+    vector = [0.25, -0.5, 0.125]
+    encoded: Any = _float32_base64(vector) if base64 else vector
+    return {
+        "object": "list",
+        "model": model,
+        "data": [{"object": "embedding", "index": i, "embedding": encoded} for i in range(count)],
+        "usage": {"prompt_tokens": 8, "total_tokens": 8},
+    }
+
+
+def _float32_base64(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
+def response_usage(
+    input: int = 20, output: int = 7, cached: int = 0, reasoning: int = 0
+) -> dict[str, Any]:
+    return {
+        "input_tokens": input,
+        "input_tokens_details": {"cached_tokens": cached},
+        "output_tokens": output,
+        "output_tokens_details": {"reasoning_tokens": reasoning},
+        "total_tokens": input + output,
+    }
+
+
+def _message_item(text: str, status: str = "completed") -> dict[str, Any]:
+    return {
+        "id": "msg_fake_1",
+        "type": "message",
+        "role": "assistant",
+        "status": status,
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
+
+
+def _function_call_item(status: str = "completed") -> dict[str, Any]:
+    return {
+        "id": "fc_fake_1",
+        "type": "function_call",
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": TOOL_ARGUMENTS,
+        "status": status,
+    }
+
+
+def response_object(
+    model: str = "gpt-4o-mini",
+    text: str = TEXT,
+    tool_call: bool = False,
+    status: str = "completed",
+    usage: dict[str, Any] | None = None,
+    output: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Responses API ``response`` body."""
+    if output is None:
+        output = [_function_call_item()] if tool_call else [_message_item(text)]
+    body = {
+        "id": "resp_fake_1",
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": True,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage if usage is not None else response_usage(),
+        "user": None,
+        "metadata": {},
+    }
+    body.update(extra)
+    return body
+
+
+def response_events(
+    model: str = "gpt-4o-mini",
+    pieces: tuple[str, ...] = ("Hello", " from the", " fake server!"),
+    tool_call: bool = False,
+    final: str = "response.completed",
+) -> list[dict[str, Any]]:
+    """The Responses API event stream for one message (or one function call), ending with
+    ``final`` (``response.completed``, ``response.incomplete`` or ``response.failed``)."""
+    sequence = iter(range(1000))
+    in_progress = response_object(model=model, status="in_progress", output=[], usage=None)
+    in_progress["usage"] = None
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "sequence_number": next(sequence), "response": in_progress},
+        {
+            "type": "response.in_progress",
+            "sequence_number": next(sequence),
+            "response": in_progress,
+        },
+    ]
+
+    def event(kind: str, **fields: Any) -> None:
+        events.append({"type": kind, "sequence_number": next(sequence), **fields})
+
+    if tool_call:
+        item = _function_call_item()
+        event(
+            "response.output_item.added",
+            output_index=0,
+            item={**item, "arguments": "", "status": "in_progress"},
+        )
+        for piece in ('{"city": ', '"Paris"}'):
+            event(
+                "response.function_call_arguments.delta",
+                item_id=item["id"],
+                output_index=0,
+                delta=piece,
+            )
+        event(
+            "response.function_call_arguments.done",
+            item_id=item["id"],
+            output_index=0,
+            arguments=TOOL_ARGUMENTS,
+        )
+        event("response.output_item.done", output_index=0, item=item)
+        output = [item]
+    else:
+        text = "".join(pieces)
+        item = _message_item(text)
+        event(
+            "response.output_item.added",
+            output_index=0,
+            item={**_message_item("", "in_progress"), "content": []},
+        )
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        event(
+            "response.content_part.added",
+            item_id=item["id"],
+            output_index=0,
+            content_index=0,
+            part=part,
+        )
+        for piece in pieces:
+            event(
+                "response.output_text.delta",
+                item_id=item["id"],
+                output_index=0,
+                content_index=0,
+                delta=piece,
+                logprobs=[],
+            )
+        event(
+            "response.output_text.done",
+            item_id=item["id"],
+            output_index=0,
+            content_index=0,
+            text=text,
+            logprobs=[],
+        )
+        event(
+            "response.content_part.done",
+            item_id=item["id"],
+            output_index=0,
+            content_index=0,
+            part={**part, "text": text},
+        )
+        event("response.output_item.done", output_index=0, item=item)
+        output = [item]
+    status = {"response.completed": "completed", "response.incomplete": "incomplete"}.get(
+        final, "failed"
+    )
+    done = response_object(model=model, status=status, output=output)
+    if status == "incomplete":
+        done["incomplete_details"] = {"reason": "max_output_tokens"}
+    event(final, response=done)
+    return events
+
+
+def error_body(status: int) -> dict[str, Any]:
+    kinds = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_exceeded"}
+    return {
+        "error": {
+            "message": f"fake error {status}",
+            "type": kinds.get(status, "server_error"),
+            "param": None,
+            "code": kinds.get(status, "server_error"),
+        }
+    }
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def _handler_class(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body: Any = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            reply = server._next(ReceivedRequest("POST", self.path, headers, body))
+            if reply.events is not None:
+                self._stream(reply)
+            else:
+                self._json(reply)
+
+        def _json(self, reply: Reply) -> None:
+            if reply.delay:
+                time.sleep(reply.delay)
+            payload = (
+                reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+            )
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-request-id", "req_fake")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (cancelled)
+                self.close_connection = True
+
+        def _stream(self, reply: Reply) -> None:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("x-request-id", "req_fake")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            events = list(reply.events or ())
+            if reply.done:
+                events.append("[DONE]")
+            try:
+                for sent, event in enumerate(events):
+                    if reply.drop_after is not None and sent >= reply.drop_after:
+                        self._drop()
+                        return
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                    self._chunk(_sse(event))
+                self._chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):  # the client went away
+                self.close_connection = True
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        def _drop(self) -> None:
+            self.wfile.flush()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def _sse(event: Any) -> bytes:
+    if isinstance(event, str):
+        return f"data: {event}\n\n".encode()
+    lines = ""
+    if isinstance(event, dict) and isinstance(event.get("type"), str) and "." in event["type"]:
+        lines += f"event: {event['type']}\n"
+    return (lines + f"data: {json.dumps(event)}\n\n").encode()
+
+
+# --- clients -------------------------------------------------------------------------------------
+
+API_KEY = "sk-fake-secret-key-0123456789"
+
+
+def openai_major() -> int:
+    import openai
+
+    return int(openai.__version__.split(".")[0])
+
+
+def _httpx_module() -> Any:
+    """The HTTP library the installed openai is built on: httpx2 from 3.x, httpx before."""
+    if openai_major() >= 3:
+        import httpx2
+
+        return httpx2
+    import httpx
+
+    return httpx
+
+
+def client(server: FakeOpenAI, **options: Any) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0, **options)
+
+
+def async_client(server: FakeOpenAI, **options: Any) -> Any:
+    import openai
+
+    return openai.AsyncOpenAI(base_url=server.base_url, api_key=API_KEY, max_retries=0, **options)
+
+
+AZURE_HOST = "myresource.openai.azure.com"
+
+
+def azure_client(server: FakeOpenAI, asynchronous: bool = False) -> Any:
+    """An ``AzureOpenAI`` client for ``https://<AZURE_HOST>`` whose connections go to ``server``
+    on loopback (a transport that rewrites the URL; the Host header stays Azure's)."""
+    import openai
+
+    httpx = _httpx_module()
+    port = server.port
+
+    def loopback(request: Any) -> None:
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=port)
+
+    class LoopbackTransport(httpx.HTTPTransport):  # type: ignore[misc,name-defined]
+        def handle_request(self, request: Any) -> Any:
+            loopback(request)
+            return super().handle_request(request)
+
+    class AsyncLoopbackTransport(httpx.AsyncHTTPTransport):  # type: ignore[misc,name-defined]
+        async def handle_async_request(self, request: Any) -> Any:
+            loopback(request)
+            return await super().handle_async_request(request)
+
+    options = {
+        "azure_endpoint": f"https://{AZURE_HOST}",
+        "api_key": API_KEY,
+        "api_version": "2024-10-21",
+        "max_retries": 0,
+    }
+    if asynchronous:
+        http_client = httpx.AsyncClient(transport=AsyncLoopbackTransport())
+        return openai.AsyncAzureOpenAI(http_client=http_client, **options)
+    return openai.AzureOpenAI(http_client=httpx.Client(transport=LoopbackTransport()), **options)
+
+
+# --- reading what the receiver got ---------------------------------------------------------------
+
+
+def llm_spans(agent: Any, count: int = 1, timeout: float = 10.0) -> list[Any]:
+    """Flush, then exactly ``count`` GenAI spans (those with ``gen_ai.operation.name``)."""
+    agent.flush()
+    found = agent.receiver.wait_for_spans(
+        count, timeout, lambda span: "gen_ai.operation.name" in span.attributes
+    )
+    assert len(found) == count, f"expected {count} LLM spans, got {[s.name for s in found]}"
+    return found
+
+
+def llm_span(agent: Any) -> Any:
+    """The one GenAI span the receiver got (fails if none or several arrived)."""
+    return llm_spans(agent, 1)[0]
+
+
+def json_attribute(span: Any, name: str) -> Any:
+    """A content attribute (a JSON string) decoded."""
+    assert name in span.attributes, f"{name} missing from {sorted(span.attributes)}"
+    return json.loads(span.attributes[name])
