@@ -21,7 +21,9 @@ those spans are the parent's to export).
 
 from __future__ import annotations
 
+import atexit
 import collections
+import logging
 import os
 import threading
 import weakref
@@ -40,6 +42,36 @@ if TYPE_CHECKING:
 _SUPPRESS_INSTRUMENTATION = getattr(
     otel_context, "_SUPPRESS_INSTRUMENTATION_KEY", "suppress_instrumentation"
 )
+# The OTLP exporters log every retry and every failed batch through ``logging``: with a collector
+# down that is several lines a second in the application's logs. The queue keeps them out (unless
+# LLMTRACE_DEBUG is on) and its one line at exit says how many spans were lost, and why.
+_EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+    "opentelemetry.exporter.otlp.common.http",
+)
+
+
+class _ExporterLogFilter(logging.Filter):
+    """Swallows the exporters' log records, remembering the last one for the exit report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last_message: str | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            try:
+                self.last_message = record.getMessage()
+            except Exception:  # a record whose arguments do not format
+                self.last_message = str(record.msg)
+        return _log.debug_enabled
+
+
+_exporter_logs = _ExporterLogFilter()
+for _name in _EXPORTER_LOGGERS:
+    logging.getLogger(_name).addFilter(_exporter_logs)
 
 
 class SpanQueue(SpanProcessor):
@@ -65,13 +97,17 @@ class SpanQueue(SpanProcessor):
         """Spans in batches the exporter reported as failed (collector down, rejected…)."""
         self.exported = 0
         """Spans in batches the exporter accepted."""
+        self._in_flight = 0
         self._spans: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
         self._counter_lock = threading.Lock()
         self._flush_requests: list[threading.Event] = []
         self._worker: threading.Thread | None = None
         self._stopping = False
+        self._exporter_closed = False
         self._reported = False
+        # After the agent's bounded shutdown (registered later, so run earlier), finished or not.
+        atexit.register(self.report_losses)
         if hasattr(os, "register_at_fork"):
             reset = weakref.WeakMethod(self._reset_after_fork)
 
@@ -118,6 +154,7 @@ class SpanQueue(SpanProcessor):
         if worker is not None:
             self._wake.set()
             worker.join(self.shutdown_timeout_s)
+        self._exporter_closed = True
         try:
             # Also aborts a retry back-off still under way in a stuck worker.
             self.exporter.shutdown()
@@ -129,7 +166,7 @@ class SpanQueue(SpanProcessor):
         """Say once, in one line on stderr, how many spans never reached the collector."""
         if self._reported:
             return
-        lost_in_queue = len(self._spans)
+        lost_in_queue = len(self._spans) + self._in_flight
         if not (self.dropped or self.undelivered or lost_in_queue):
             return
         self._reported = True
@@ -140,10 +177,14 @@ class SpanQueue(SpanProcessor):
                 f"(OTEL_BSP_MAX_QUEUE_SIZE={self.max_queue_size})"
             )
         if self.undelivered:
-            parts.append(f"{self.undelivered} refused or unreachable at the collector")
+            parts.append(f"{self.undelivered} refused by or unreachable at the collector")
         if lost_in_queue:
-            parts.append(f"{lost_in_queue} still queued at exit (LLMTRACE_SHUTDOWN_TIMEOUT)")
-        _log.warning("spans not exported: " + "; ".join(parts))
+            parts.append(
+                f"{lost_in_queue} still queued or being sent at exit (LLMTRACE_SHUTDOWN_TIMEOUT)"
+            )
+        last_error = _exporter_logs.last_message
+        reason = f" (last exporter error: {last_error[:200]})" if last_error else ""
+        _log.warning("spans not exported: " + "; ".join(parts) + reason)
 
     # --- the worker thread ------------------------------------------------------------------
 
@@ -174,10 +215,11 @@ class SpanQueue(SpanProcessor):
         """Export the spans queued now, in batches (later arrivals wait for the next round)."""
         spans = self._spans
         remaining = len(spans)
-        while remaining > 0:
+        while remaining > 0 and not self._exporter_closed:
             count = min(remaining, self.max_export_batch_size)
             remaining -= count
             batch = [spans.popleft() for _ in range(count)]
+            self._in_flight = count
             try:
                 result = self.exporter.export(batch)
             except Exception as exc:
@@ -187,6 +229,7 @@ class SpanQueue(SpanProcessor):
                 self.exported += count
             else:
                 self.undelivered += count
+            self._in_flight = 0
 
     def _reset_after_fork(self) -> None:
         # The parent's worker thread does not exist here, and its queued spans are the parent's.

@@ -1,0 +1,72 @@
+"""Collectors that misbehave, for the resilience tests (loopback only).
+
+A refused endpoint (nothing listens), a hanging one (accepts, never answers), and the real
+``OTLPReceiver`` made slow or failing for a while through its ``respond`` hook.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from tests.support.http_server import refused_url
+
+
+def refused_endpoint() -> str:
+    """An OTLP endpoint where connecting is refused (a collector that is down)."""
+    return refused_url("").rstrip("/")
+
+
+class HangingCollector:
+    """Accepts connections and reads nothing, answers nothing, until closed."""
+
+    def __init__(self) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def slow(seconds: float) -> Callable[[str], int]:
+    """A ``respond`` hook answering 200 after ``seconds``."""
+
+    def respond(path: str) -> int:
+        time.sleep(seconds)
+        return 200
+
+    return respond
+
+
+class FailingFirst:
+    """A ``respond`` hook answering trace exports with ``statuses`` in turn, then 200."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self._pending = list(statuses)
+        self._lock = threading.Lock()
+        self.trace_requests = 0
+
+    def __call__(self, path: str) -> int:
+        if not path.endswith("/v1/traces"):
+            return 200
+        with self._lock:
+            self.trace_requests += 1
+            return self._pending.pop(0) if self._pending else 200
