@@ -7,6 +7,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
+import openai
 import pytest
 from opentelemetry import trace
 
@@ -192,3 +193,19 @@ def test_excluded_url_is_neither_traced_nor_given_a_traceparent(
     agent.flush()
     assert agent.receiver.spans == []
     assert "traceparent" not in http_server.only_request().headers
+
+
+def test_openai_sdk_retries_carry_their_resend_count(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    client = openai.OpenAI(
+        api_key="sk-test", base_url=http_server.url("/status/500/v1"), max_retries=1
+    )
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    spans = sorted(agent.spans(2, name="POST"), key=lambda s: s.start_ns)
+    assert [s.attributes.get("http.request.resend_count") for s in spans] == [None, 1]
+    assert [s.attributes["error.type"] for s in spans] == ["500", "500"]
+    assert b"sk-test" not in agent.receiver.all_bytes()

@@ -5,8 +5,13 @@ call it once per request actually sent (each redirect hop, each authentication r
 redirect and auth handling and above the transport, so every transport is covered (the default
 one, mounts, proxies, ``MockTransport``, the aiohttp transport openai offers). ``Client.send``
 would give one span for a whole redirect chain; patching ``HTTPTransport.handle_request`` would
-miss custom transports. The private name has been stable since httpx 0.18; if it disappears the
-instrumentor fails loudly at patch time instead of tracing nothing.
+miss custom transports. The private method has the same name and signature from httpx 0.23 (the
+oldest supported) to 0.28 and in httpx2; if it disappears the instrumentor fails loudly at patch
+time instead of silently tracing nothing.
+
+The OpenAI and Anthropic SDKs retry by building a new request, numbered in their
+``x-stainless-retry-count`` header: that number becomes ``http.request.resend_count``, so the
+retries show under the model call.
 
 The span ends when the response headers arrive, as the library returns the response; reading a
 streamed body happens after it.
@@ -21,7 +26,7 @@ from llmtrace_agent.instrumentor import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Mapping
     from types import ModuleType
 
 
@@ -46,8 +51,9 @@ class HTTPXInstrumentor(Instrumentor):
             scope = None
             with internal_errors:
                 request = args[0] if args else kwargs["request"]
+                headers = request.headers
                 scope = start_request(
-                    self.tracer, request.method, str(request.url), request.headers
+                    self.tracer, request.method, str(request.url), headers, sdk_retries(headers)
                 )
             if scope is None:
                 return wrapped(*args, **kwargs)
@@ -66,8 +72,9 @@ class HTTPXInstrumentor(Instrumentor):
             scope = None
             with internal_errors:
                 request = args[0] if args else kwargs["request"]
+                headers = request.headers
                 scope = start_request(
-                    self.tracer, request.method, str(request.url), request.headers
+                    self.tracer, request.method, str(request.url), headers, sdk_retries(headers)
                 )
             if scope is None:
                 return await wrapped(*args, **kwargs)
@@ -82,3 +89,9 @@ class HTTPXInstrumentor(Instrumentor):
         ):
             if not self.wrap(module, path, wrapper):
                 raise RuntimeError(f"{module.__name__}.{path} not found")
+
+
+def sdk_retries(headers: Mapping[str, str]) -> int:
+    """How many times an OpenAI or Anthropic SDK (Stainless-generated) already sent this request."""
+    retries = headers.get("x-stainless-retry-count")
+    return int(retries) if retries is not None and retries.isdigit() else 0
