@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import llmtrace_agent
 from tests.support.agent import InProcessAgent
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.http_server import RecordingHTTPServer
 from tests.support.otlp_receiver import OTLPReceiver
+from tests.support.plugins import install_example_plugin
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +23,10 @@ def session_receiver() -> Iterator[OTLPReceiver]:
 
 
 @pytest.fixture(scope="session")
-def _agent(session_receiver: OTLPReceiver) -> InProcessAgent:
-    return InProcessAgent(session_receiver)
+def _agent(session_receiver: OTLPReceiver) -> Iterator[InProcessAgent]:
+    agent = InProcessAgent(session_receiver)
+    yield agent
+    llmtrace_agent.shutdown(5.0)  # while the receiver still listens: a quick exit
 
 
 @pytest.fixture
@@ -38,6 +43,12 @@ def receiver() -> Iterator[OTLPReceiver]:
     receiver = OTLPReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture(scope="session")
+def example_plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """examples/plugin_package installed with pip into a directory to put on PYTHONPATH."""
+    return install_example_plugin(tmp_path_factory.mktemp("example-plugin") / "site")
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import the target library and OpenTelemetry inside ``instrument``.
 
 from __future__ import annotations
 
-from llmtrace_agent.instrumentor import Instrumentor
+from llmtrace_agent import Instrumentor
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

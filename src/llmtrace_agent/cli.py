@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 USAGE = """\
 usage: llmtrace-run [OPTIONS] [--] COMMAND [ARGS...]
 
@@ -136,20 +140,28 @@ def main(argv: list[str] | None = None) -> None:
         _fail("no command given (see llmtrace-run --help)")
     prepend_bootstrap(env)
     warn_if_python_skips_site(command)
-    import shutil
+    executable: str | None = command[0]
+    if os.sep not in command[0]:  # a name to look up on PATH, as a shell does; a path is used as is
+        import shutil
 
-    executable = shutil.which(command[0], path=env.get("PATH"))
+        executable = shutil.which(command[0], path=env.get("PATH"))
     if executable is None:
-        sys.stderr.write(f"llmtrace-run: command not found: {command[0]}\n")
-        raise SystemExit(127)
+        _not_found(command[0])
     try:
-        os.execve(executable, command, env)
-    except OSError as exc:
+        os.execve(executable, command, env)  # type: ignore[arg-type]
+    except FileNotFoundError:
+        _not_found(command[0])
+    except OSError as exc:  # the shell's convention: 126 found but cannot run, 127 not found
         sys.stderr.write(f"llmtrace-run: cannot run {command[0]}: {exc.strerror}\n")
         raise SystemExit(126) from None
 
 
-def _fail(message: str) -> None:
+def _not_found(command: str) -> NoReturn:
+    sys.stderr.write(f"llmtrace-run: command not found: {command}\n")
+    raise SystemExit(127)
+
+
+def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"llmtrace-run: {message}\n")
     raise SystemExit(2)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +37,7 @@ class InProcessAgent:
         assert llmtrace_agent.flush(10.0), "flush timed out"
 
     def spans(self, count: int = 1, timeout: float = 10.0, **filters: object) -> list[ReceivedSpan]:
-        """Flush, then wait for ``count`` spans (optionally ``name=`` / ``kind=``) and return them."""
+        """Flush, then wait for ``count`` spans (optionally ``name=`` / ``kind=``); return them."""
         self.flush()
 
         def matches(span: ReceivedSpan) -> bool:
@@ -103,3 +104,30 @@ def run_traced(
         timeout=timeout,
         cwd=cwd,
     )
+
+
+def launcher(*options: str) -> list[str]:
+    """The command line of the launcher under test: ``python -m llmtrace_agent *options``."""
+    return [sys.executable, "-m", "llmtrace_agent", *options]
+
+
+def run_launcher(
+    args: list[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``llmtrace-run *args`` in a clean environment plus ``env``; nothing else added."""
+    return subprocess.run(
+        launcher(*args),
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def code(*sources: str) -> list[str]:
+    """``["-c", program]``: the sources joined, each dedented (triple-quoted blocks)."""
+    return ["-c", "".join(textwrap.dedent(source) for source in sources)]

@@ -91,6 +91,7 @@ class Received:
     spans: list[ReceivedSpan] = field(default_factory=list)
     points: list[ReceivedPoint] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     raw: list[bytes] = field(default_factory=list)
 
 
@@ -107,7 +108,9 @@ class OTLPReceiver:
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self._grpc_server: Any = None
         self.grpc_endpoint: str | None = None
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -158,6 +161,12 @@ class OTLPReceiver:
             return b"".join(self.received.raw)
 
     # --- recording -------------------------------------------------------------------------
+
+    @property
+    def paths(self) -> list[str]:
+        """The URL path of every OTLP/HTTP request received (gRPC requests record none)."""
+        with self._changed:
+            return list(self.received.paths)
 
     def record_traces(self, request: ExportTraceServiceRequest, headers: dict[str, str]) -> None:
         spans = []
@@ -220,6 +229,8 @@ class OTLPReceiver:
                     body = gzip.decompress(body)
                 elif encoding == "deflate":
                     body = zlib.decompress(body)
+                with receiver._changed:
+                    receiver.received.paths.append(self.path)
                 status = receiver.respond(self.path)
                 if status == 200:
                     headers = {k.lower(): v for k, v in self.headers.items()}

@@ -1,0 +1,23 @@
+# Sourced by scripts/test and scripts/demo: make .venv (with the python3 on PATH) and install
+# the project into it, editable, with the test extra. Reinstalls only when pyproject.toml
+# changed since the last install (new entry points are read from the installed metadata).
+# Needs nothing but python3: on Debian without python3-venv (no ensurepip), the venv is made
+# without pip and the system pip installs into it (pip --python, pip >= 22.3).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV_PYTHON="$ROOT/.venv/bin/python"
+
+if ! "$VENV_PYTHON" -c pass 2>/dev/null; then
+    python3 -m venv .venv 2>/dev/null || python3 -m venv --clear --without-pip .venv
+fi
+if "$VENV_PYTHON" -m pip --version >/dev/null 2>&1; then
+    pip=("$VENV_PYTHON" -m pip)
+else
+    pip=(python3 -m pip --python "$VENV_PYTHON")
+fi
+stamp=.venv/.llmtrace-installed
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+    "${pip[@]}" install --quiet --disable-pip-version-check -e ".[test]"
+    touch "$stamp"
+fi
