@@ -170,9 +170,12 @@ def _set_usage(span: trace.Span, usage: Usage) -> None:
 
 
 def error_type_of(error: BaseException) -> str:
-    """``error.type``: the HTTP status code for API status errors, else the exception class."""
+    """``error.type``: the HTTP status code for API status errors, else the exception class.
+
+    A status below 400 is no error: an ``error`` event inside a streamed 200 response (Anthropic
+    SDKs raise it as an ``APIStatusError`` with the stream's status) gets its class instead."""
     status = getattr(error, "status_code", None)
-    if isinstance(status, int) and not isinstance(status, bool):
+    if isinstance(status, int) and not isinstance(status, bool) and status >= 400:
         return str(status)
     cls = type(error)
     return (
