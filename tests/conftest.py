@@ -9,6 +9,7 @@ import pytest
 
 import llmtrace_agent
 from tests.support.agent import InProcessAgent
+from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.http_server import RecordingHTTPServer
 from tests.support.otlp_receiver import OTLPReceiver
@@ -63,6 +64,20 @@ def http_server(_http_server: RecordingHTTPServer) -> RecordingHTTPServer:
     """A loopback HTTP server recording the requests (and headers) it gets; empty at the start."""
     _http_server.clear()
     return _http_server
+
+
+@pytest.fixture(scope="session")
+def _fake_anthropic() -> Iterator[FakeAnthropic]:
+    server = FakeAnthropic()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_anthropic(_fake_anthropic: FakeAnthropic) -> FakeAnthropic:
+    """A loopback Anthropic Messages API recording the requests it gets; empty at the start."""
+    _fake_anthropic.clear()
+    return _fake_anthropic
 
 
 @pytest.fixture(scope="session")
