@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from llmtrace_agent._version import __version__
 
-__all__ = ["Instrumentor", "__version__", "flush", "shutdown", "start", "status"]
+__all__ = [
+    "Instrumentor",
+    "__version__",
+    "attributes",
+    "flush",
+    "observe",
+    "shutdown",
+    "start",
+    "status",
+]
 
 _LAZY = {
     "start": "llmtrace_agent.agent",
@@ -17,6 +26,8 @@ _LAZY = {
     "shutdown": "llmtrace_agent.agent",
     "status": "llmtrace_agent.agent",
     "Instrumentor": "llmtrace_agent.instrumentor",
+    "observe": "llmtrace_agent.observation",
+    "attributes": "llmtrace_agent.context_attributes",
 }
 
 
@@ -34,4 +45,6 @@ def __getattr__(name: str) -> object:
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from llmtrace_agent.agent import flush, shutdown, start, status
+    from llmtrace_agent.context_attributes import attributes
     from llmtrace_agent.instrumentor import Instrumentor
+    from llmtrace_agent.observation import observe

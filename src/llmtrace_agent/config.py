@@ -237,6 +237,14 @@ SETTINGS: tuple[Setting, ...] = (
         "TOML file declaring functions of your own code to trace.",
     ),
     Setting(
+        "propagate_attributes",
+        "LLMTRACE_PROPAGATE_ATTRIBUTES",
+        _bool,
+        False,
+        "Also send the session, user and scalar extra values of `attributes()` blocks to "
+        "downstream services as W3C `baggage` on outgoing HTTP requests.",
+    ),
+    Setting(
         "shutdown_timeout",
         "LLMTRACE_SHUTDOWN_TIMEOUT",
         _seconds,
@@ -364,6 +372,7 @@ class Config:
     http_exclude_urls: tuple[str, ...]
     http_known_methods: tuple[str, ...] | None
     config_file: str | None
+    propagate_attributes: bool
     shutdown_timeout: float
     debug: bool
     raise_internal_errors: bool

@@ -11,6 +11,10 @@ are at the bottom, each with the reason for its choice.
 
 from __future__ import annotations
 
+from opentelemetry.semconv._incubating.attributes.session_attributes import (
+    SESSION_ID as _SESSION_ID,
+)
+from opentelemetry.semconv._incubating.attributes.user_attributes import USER_ID as _USER_ID
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_METHOD,
@@ -78,6 +82,26 @@ GEN_AI_USAGE_COST = "gen_ai.usage.cost"
 """Cost of the call in USD (float). The conventions define none; this is the name Langfuse reads
 for cost, so the number shows up there without mapping."""
 
+# --- Your own code: observe() and attributes() ---------------------------------------------------
+# session.id and user.id are the semantic conventions' own (session and user registries); Langfuse
+# and Phoenix both read them. The rest is what both read where the conventions say nothing.
+SESSION_ID = _SESSION_ID
+USER_ID = _USER_ID
+INPUT_VALUE = "input.value"
+"""A function's arguments (JSON) or text input: OpenInference's name, which Phoenix shows and
+Langfuse maps to an observation's input."""
+INPUT_MIME_TYPE = "input.mime_type"
+OUTPUT_VALUE = "output.value"
+"""A function's return value, as ``INPUT_VALUE``."""
+OUTPUT_MIME_TYPE = "output.mime_type"
+TAG_TAGS = "tag.tags"
+"""String array: OpenInference's tags, which Langfuse also reads as the trace's tags."""
+METADATA = "metadata"
+"""JSON object string: OpenInference's metadata, which Phoenix shows."""
+LANGFUSE_TRACE_METADATA_PREFIX = "langfuse.trace.metadata."
+"""Langfuse ignores ``metadata``; one ``langfuse.trace.metadata.<key>`` per key is its filterable
+form."""
+
 __all__ = [
     "ERROR_TYPE",
     "HTTP_REQUEST_METHOD",
@@ -88,6 +112,15 @@ __all__ = [
     "SERVER_PORT",
     "URL_FULL",
     *(name for name in list(globals()) if name.startswith(("GEN_AI_", "OPENAI_"))),
+    "INPUT_MIME_TYPE",
+    "INPUT_VALUE",
+    "LANGFUSE_TRACE_METADATA_PREFIX",
+    "METADATA",
+    "OUTPUT_MIME_TYPE",
+    "OUTPUT_VALUE",
+    "SESSION_ID",
+    "TAG_TAGS",
+    "USER_ID",
     "OPERATION_DURATION_BUCKETS",
     "TOKEN_USAGE_BUCKETS",
 ]

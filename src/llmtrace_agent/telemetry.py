@@ -101,6 +101,9 @@ def _build_tracer_provider(config: Config) -> TracerProvider:
     provider = TracerProvider(
         resource=_resource(config), sampler=_sampler(config), shutdown_on_exit=False
     )
+    from llmtrace_agent.context_attributes_processor import ContextAttributesProcessor
+
+    provider.add_span_processor(ContextAttributesProcessor())  # first: exporters see the labels
     for name in config.exporters:
         processor = _span_processor(name, config)
         if processor is not None:
