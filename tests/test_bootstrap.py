@@ -279,3 +279,33 @@ def test_pool_workers_export_their_own_spans(receiver: OTLPReceiver, tmp_path: P
     assert result.returncode == 0, result.stderr
     spans = receiver.wait_for_spans(3, timeout=5)
     assert sorted(span.name for span in spans) == ["child-1", "child-2", "child-3"]
+
+
+# --- another interpreter than the launcher's ------------------------------------------------------
+
+
+def test_python_without_the_package_installed_still_starts_the_agent() -> None:
+    if sys.prefix == sys.base_prefix:
+        pytest.skip("the tests do not run in a virtual environment")
+    base_python = sys._base_executable  # type: ignore[attr-defined]
+    probe = "import llmtrace_agent._agent_state as s, sys; print(s.started, sys.executable)"
+    result = subprocess.run(
+        launcher("--", base_python, "-c", probe), env=clean_env(), capture_output=True, text=True
+    )
+    assert result.stdout == f"True {base_python}\n", result.stderr
+
+
+def test_missing_wrapt_never_breaks_the_programs_import(
+    example_plugin_dir: Path, tmp_path: Path
+) -> None:
+    no_wrapt = tmp_path / "no-wrapt"
+    (no_wrapt / "wrapt").mkdir(parents=True)
+    (no_wrapt / "wrapt" / "__init__.py").write_text("raise ImportError('no wrapt here')\n")
+    app = "import example_target; print(example_target.greet('ada'))"
+    env = {"PYTHONPATH": f"{no_wrapt}:{example_plugin_dir}", "LLMTRACE_EXPORTER": "none"}
+    result = run_traced(["-c", app], env=env)
+    assert (result.returncode, result.stdout) == (0, "hello ada\n"), result.stderr
+    assert result.stderr == (
+        "llmtrace-agent: instrumentors not activated, wrapt unavailable: "
+        "ImportError('no wrapt here')\n"
+    )

@@ -173,6 +173,30 @@ def test_many_spans_all_arrive(receiver: OTLPReceiver) -> None:
     assert len(receiver.spans) == 2000
 
 
+def test_forked_child_never_writes_into_its_parents_collector_connection(
+    receiver: OTLPReceiver,
+) -> None:
+    app = """
+        import os, sys, llmtrace_agent
+        from opentelemetry import trace
+        tracer = trace.get_tracer("app")
+        with tracer.start_as_current_span("parent-before-fork"):
+            pass
+        llmtrace_agent.flush()  # the parent now holds a keep-alive connection to the collector
+        pid = os.fork()
+        if pid == 0:
+            with tracer.start_as_current_span("child"):
+                pass
+            llmtrace_agent.flush()
+            sys.exit(0)
+        os.waitpid(pid, 0)
+    """
+    result = run_traced(code(app), receiver)
+    assert result.returncode == 0, result.stderr
+    ports = {span.name: span.client_port for span in receiver.wait_for_spans(2)}
+    assert ports["child"] != ports["parent-before-fork"]
+
+
 # --- shutdown is bounded --------------------------------------------------------------------------
 
 SHUTDOWN_TIMEOUT = 1.0

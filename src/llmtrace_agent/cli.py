@@ -169,10 +169,11 @@ def _fail(message: str) -> NoReturn:
 def _print_help() -> None:
     from llmtrace_agent.config import SETTINGS
 
+    width = max(len(setting.env) for setting in SETTINGS)
     lines = [USAGE, "environment variables:"]
     for setting in SETTINGS:
-        lines.append(f"  {setting.env:<36} {setting.doc.replace('`', '')}")
-        lines.append(f"  {'':<36} default: {setting.shown_default.replace('`', '')}")
+        lines.append(f"  {setting.env:<{width}}  {setting.doc.replace('`', '')}")
+        lines.append(f"  {'':<{width}}  default: {setting.shown_default.replace('`', '')}")
     print("\n".join(lines))
 
 

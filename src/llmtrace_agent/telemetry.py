@@ -11,6 +11,7 @@ import atexit
 import os
 import sys
 import threading
+import weakref
 
 from opentelemetry import metrics as metrics_api
 from opentelemetry import trace as trace_api
@@ -20,6 +21,7 @@ from llmtrace_agent._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import requests
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -161,7 +163,28 @@ def _otlp_span_exporter(config: Config) -> SpanExporter:
         OTLPSpanExporter as HTTPSpanExporter,
     )
 
-    return HTTPSpanExporter(endpoint=endpoint)
+    return HTTPSpanExporter(endpoint=endpoint, session=_fork_safe_session())
+
+
+def _fork_safe_session() -> requests.Session:
+    """An HTTP session for an OTLP exporter whose keep-alive connections a forked child drops.
+
+    Otherwise parent and child write their requests into the same keep-alive connection, and
+    the collector reads a corrupt mix of both.
+    """
+    import requests
+
+    session = requests.Session()
+    if hasattr(os, "register_at_fork"):
+        reference = weakref.ref(session)
+
+        def drop_inherited_connections() -> None:
+            inherited = reference()
+            if inherited is not None:
+                inherited.close()  # its pools stay usable and open new connections
+
+        os.register_at_fork(after_in_child=drop_inherited_connections)
+    return session
 
 
 def _build_meter_provider(config: Config) -> MeterProvider:
@@ -182,7 +205,9 @@ def _build_meter_provider(config: Config) -> MeterProvider:
             OTLPMetricExporter as HTTPMetricExporter,
         )
 
-        exporter = HTTPMetricExporter(endpoint=otlp_endpoint(config, "metrics"))
+        exporter = HTTPMetricExporter(
+            endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session()
+        )
     reader = PeriodicExportingMetricReader(exporter)
     return MeterProvider(
         metric_readers=[reader], resource=_resource(config), shutdown_on_exit=False

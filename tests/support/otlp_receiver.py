@@ -69,6 +69,8 @@ class ReceivedSpan:
     scope: str
     start_ns: int
     end_ns: int
+    client_port: int = 0
+    """Local port of the connection that brought the span (OTLP/HTTP only)."""
 
     @property
     def duration_s(self) -> float:
@@ -168,7 +170,9 @@ class OTLPReceiver:
         with self._changed:
             return list(self.received.paths)
 
-    def record_traces(self, request: ExportTraceServiceRequest, headers: dict[str, str]) -> None:
+    def record_traces(
+        self, request: ExportTraceServiceRequest, headers: dict[str, str], client_port: int = 0
+    ) -> None:
         spans = []
         for resource_spans in request.resource_spans:
             resource = attributes_of(resource_spans.resource.attributes)
@@ -189,6 +193,7 @@ class OTLPReceiver:
                             scope=scope_spans.scope.name,
                             start_ns=span.start_time_unix_nano,
                             end_ns=span.end_time_unix_nano,
+                            client_port=client_port,
                         )
                     )
         with self._changed:
@@ -222,6 +227,8 @@ class OTLPReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as collectors do
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 encoding = self.headers.get("Content-Encoding", "")
@@ -237,7 +244,7 @@ class OTLPReceiver:
                     if self.path.endswith("/v1/traces"):
                         request = ExportTraceServiceRequest()
                         request.ParseFromString(body)
-                        receiver.record_traces(request, headers)
+                        receiver.record_traces(request, headers, self.client_address[1])
                         reply = ExportTraceServiceResponse().SerializeToString()
                     elif self.path.endswith("/v1/metrics"):
                         metrics_request = ExportMetricsServiceRequest()
