@@ -1,11 +1,15 @@
 """Per-request cost of the requests instrumentation: GETs to a loopback server, with and without.
 
-    python bench/http_client_overhead.py [REQUESTS_PER_ROUND] [ROUNDS]
+    python bench/http_client_overhead.py [REQUESTS_PER_ROUND] [ROUNDS] [otlp|none]
 
 One client process, the agent started in it exporting over OTLP/HTTP to a loopback receiver
-(the batch exporter thread included). Rounds alternate between patched and unpatched requests
-(the instrumentors' own ``uninstrument``/``instrument``), so machine noise hits both alike; the
-medians are compared. The server and the receiver run in another process, off the client's GIL.
+(the batch exporter thread, which encodes and sends the spans, included), or with ``none``
+exporting nothing: the instrumentation alone (span start and end, propagation). Rounds alternate
+between patched and unpatched requests (the instrumentors' own ``uninstrument``/``instrument``),
+so machine noise hits both alike; the medians are compared. The server and the receiver run in
+another process, off the client's GIL.
+Wall time swings with the machine's load; the client process's CPU time (all its threads, the
+exporter's included) is the steadier figure.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def serve() -> None:
 def main() -> None:
     per_round = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    exporter = sys.argv[3] if len(sys.argv) > 3 else "otlp"
     server = subprocess.Popen(
         [sys.executable, __file__, "--serve"], stdout=subprocess.PIPE, text=True
     )
@@ -55,7 +60,7 @@ def main() -> None:
         import llmtrace_agent
 
         llmtrace_agent.start(
-            exporters=["otlp"], otlp_endpoint=f"http://127.0.0.1:{port}", metrics_exporter="none"
+            exporters=[exporter], otlp_endpoint=f"http://127.0.0.1:{port}", metrics_exporter="none"
         )
         import requests
 
@@ -70,7 +75,8 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}/"
         for _ in range(500):  # warm up: connection, SDK, caches
             session.get(url)
-        timings: dict[bool, list[float]] = {True: [], False: []}
+        wall: dict[bool, list[float]] = {True: [], False: []}
+        cpu: dict[bool, list[float]] = {True: [], False: []}
         for _ in range(rounds):
             for patched in (False, True):
                 for instrumentor, module in instrumentors:
@@ -78,15 +84,22 @@ def main() -> None:
                         instrumentor.instrument(module)  # type: ignore[union-attr]
                     else:
                         instrumentor.uninstrument(module)  # type: ignore[union-attr]
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 for _ in range(per_round):
                     session.get(url)
-                timings[patched].append((time.perf_counter() - start) / per_round * 1e6)
+                wall[patched].append((time.perf_counter() - start) / per_round * 1e6)
+                cpu[patched].append((time.process_time() - start_cpu) / per_round * 1e6)
         llmtrace_agent.shutdown()
-        plain, traced = statistics.median(timings[False]), statistics.median(timings[True])
-        print(f"{rounds} alternating rounds of {per_round} requests.get, median per request:")
-        print(f"  not instrumented {plain:7.1f} us")
-        print(f"  instrumented     {traced:7.1f} us  (+{traced - plain:.1f} us)")
+        print(
+            f"{rounds} alternating rounds of {per_round} requests.get, exporter {exporter},"
+            " median per request:"
+        )
+        for label, figures in (("wall", wall), ("CPU", cpu)):
+            plain, traced = statistics.median(figures[False]), statistics.median(figures[True])
+            print(
+                f"  {label:>4}: {plain:7.1f} us not instrumented, {traced:7.1f} us instrumented"
+                f" (+{traced - plain:.1f} us)"
+            )
     finally:
         server.terminate()
 
