@@ -16,8 +16,10 @@ Commands arrive on stdin as JSON lines and are answered on stdout:
 ``{"op": "stream", "n": N, "chunks": C}`` runs N streamed calls of C chunks each (plus a finish
 and a usage chunk), consumed fully; ``"op": "parsed-stream"`` does the same with chunks parsed
 in advance, so that what remains per chunk is the tracer's code. All answer
-``{"seconds": total}``. The flush is timed too: the export thread's work is part of what tracing
-costs, and it would otherwise leak into the next worker's round.
+``{"seconds": wall time, "cpu_seconds": CPU time of the whole process}``. The flush is timed
+too: the export thread's work is part of what tracing costs, and it would otherwise leak into the
+next worker's round. CPU time counts every thread of the worker (the export thread included) and
+none of the other processes sharing the machine.
 """
 
 from __future__ import annotations
@@ -296,7 +298,7 @@ def main() -> None:
     server.stream_body = b""
     flush()  # type: ignore[operator]
     print(json.dumps({"ready": mode}), flush=True)
-    perf_counter = time.perf_counter
+    perf_counter, process_time = time.perf_counter, time.process_time
     for line in sys.stdin:
         command = json.loads(line)
         op = command["op"]
@@ -318,12 +320,12 @@ def main() -> None:
         else:
             server.stream_body = b""
             run = lambda _parsed: call()  # noqa: E731
-        start = perf_counter()
+        start, cpu_start = perf_counter(), process_time()
         for _ in range(count):
             run(parsed)  # type: ignore[operator]
         flush()  # type: ignore[operator]
-        seconds = perf_counter() - start
-        print(json.dumps({"seconds": seconds}), flush=True)
+        seconds, cpu_seconds = perf_counter() - start, process_time() - cpu_start
+        print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds}), flush=True)
 
 
 if __name__ == "__main__":
