@@ -91,12 +91,12 @@ def test_error_inside_users_sitecustomize_is_reported_as_python_reports_it(
         [sys.executable, "-c", "pass"], env=clean_env(env), capture_output=True, text=True
     )
     assert "Error in sitecustomize" in untraced.stderr  # what Python prints without the agent
-    result = run_traced(["-c", "print('program ran')"], env=env)
+    result = run_traced(code(SHOW_BOTH), env=env)
     assert untraced.stderr in result.stderr
-    assert result.stdout == "program ran\n"
+    assert result.stdout == "False True\n"  # the program runs, traced
 
 
-def test_agent_starts_even_when_users_sitecustomize_fails(tmp_path: Path) -> None:
+def test_agent_starts_even_when_users_sitecustomize_raises(tmp_path: Path) -> None:
     user_dir = user_sitecustomize(tmp_path / "user", "raise RuntimeError('user bug')\n")
     result = run_traced(code(SHOW_BOTH), env={"PYTHONPATH": str(user_dir)})
     assert result.stdout == "False True\n"
