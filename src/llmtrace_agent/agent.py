@@ -40,6 +40,10 @@ def start(**overrides: object) -> bool:
         _log.debug("disabled by LLMTRACE_ENABLED / OTEL_SDK_DISABLED; nothing is patched")
         return True
     _activate_plugins(config)
+    if config.config_file:
+        from llmtrace_agent import declarative
+
+        declarative.load(config.config_file)
     for module_name in _OTEL_API_MODULES:
         _import_hooks.when_imported(module_name, _install_providers)
     return True
