@@ -367,6 +367,15 @@ def test_target_that_is_not_a_function_warns(
     assert "is a int, not a function" in warning
 
 
+def test_class_target_warns_to_list_its_methods(
+    app: DeclaredApp, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app.load(toml_entry("APP:Store"))
+    assert isinstance(app.module().Store(), app.module().Store)
+    [warning] = warnings_of(capsys)
+    assert "is a class; list its methods instead" in warning
+
+
 def test_module_never_imported_is_no_warning(
     app: DeclaredApp, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -386,6 +395,7 @@ def test_module_never_imported_is_no_warning(
         ('[[wrap]]\ntarget = "m:f"\nkind = "sideways"', "target 'm:f': span kind"),
         ('[[wrap]]\ntarget = "m:f"\nattributes = "args"', "attributes must be a table"),
         ('[[wrap]]\ntarget = "m:f"\n[wrap.attributes]\nn = 3', "an accessor must be a string"),
+        ('[[wrap]]\ntarget = "m:f"\n[wrap.attributes]\n"" = "args"', "an attribute needs a name"),
         ('[[wrap]]\ntarget = "m:f"\n[[wrap]]\ntarget = "m:f"', "listed twice"),
     ],
 )

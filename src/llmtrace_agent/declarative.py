@@ -66,6 +66,7 @@ MAX_LITERAL_LENGTH = 256  # characters of a string literal
 MAX_LITERAL_INT = 2**63  # magnitude of an integer literal
 
 ENTRY_KEYS = ("target", "span_name", "kind", "attributes")
+SPAN_KINDS = ("internal", "server", "client", "producer", "consumer")  # OpenTelemetry's SpanKind
 _IDENTIFIERS = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 _TARGET = re.compile(f"{_IDENTIFIERS}:{_IDENTIFIERS}")
 
@@ -77,13 +78,14 @@ class AccessorRefused(ValueError):
 class Accessor:
     """One parsed accessor expression, evaluated over a call."""
 
-    __slots__ = ("_evaluate", "failures", "needs_output", "source")
+    __slots__ = ("_evaluate", "failures", "needs_output", "source", "where")
 
     def __init__(self, source: str, evaluate: Evaluator, needs_output: bool) -> None:
         self.source = source
         self._evaluate = evaluate
         self.needs_output = needs_output
         self.failures = 0
+        self.where = ""  # "target attribute 'name'", for debug messages
 
     def read(self, instance: object, args: object, kwargs: object, output: object = None) -> object:
         """The value for this call, or None if the expression fails on it."""
@@ -93,8 +95,8 @@ class Accessor:
             self.failures += 1
             if self.failures == 1 and _log.debug_enabled:
                 _log.debug(
-                    f"accessor {self.source!r} failed ({type(exc).__name__}: {exc}); "
-                    "its attribute is left out (further failures are counted)"
+                    f"LLMTRACE_CONFIG: {self.where}: accessor {self.source!r} failed "
+                    f"({type(exc).__name__}: {exc}); left out (further failures are counted)"
                 )
             return None
 
@@ -263,6 +265,12 @@ class Entry:
                 f"has no {self.qualname!r}; not traced"
             )
             return
+        if isinstance(original, type):
+            _log.warning(
+                f"LLMTRACE_CONFIG: [[wrap]] target {self.target!r} is a class; list its "
+                f"methods instead (e.g. {self.target}.__init__); not traced"
+            )
+            return
         if not (callable(original) or isinstance(original, (staticmethod, classmethod))):
             _log.warning(
                 f"LLMTRACE_CONFIG: [[wrap]] target {self.target!r} is a "
@@ -379,25 +387,28 @@ def _parse_entry(raw: object, where: str, number: int) -> Entry | None:
         _log.warning(f"{where}: span_name must be a non-empty string; using {qualname!r}")
         span_name = None
     kind = raw.get("kind")
-    if kind is not None:
-        from llmtrace_agent.observation import span_kind
+    if kind is not None and not (isinstance(kind, str) and kind.strip().lower() in SPAN_KINDS):
+        _log.warning(
+            f"{where}: span kind must be one of {', '.join(SPAN_KINDS)}; got {kind!r}; "
+            "using internal"
+        )
+        kind = None
+    accessors = _parse_accessors(raw.get("attributes", {}), target, where)
+    return Entry(target, span_name, kind, accessors)
 
-        try:
-            span_kind(kind)  # type: ignore[arg-type]
-        except ValueError as exc:
-            _log.warning(f"{where}: {exc}; using internal")
-            kind = None
-    return Entry(target, span_name, kind, _parse_accessors(raw.get("attributes", {}), where))  # type: ignore[arg-type]
 
-
-def _parse_accessors(raw: object, where: str) -> dict[str, Accessor]:
+def _parse_accessors(raw: object, target: str, where: str) -> dict[str, Accessor]:
     if not isinstance(raw, dict):
         _log.warning(f'{where}: attributes must be a table of name = "accessor"; ignored')
         return {}
     accessors: dict[str, Accessor] = {}
     for name, source in raw.items():
+        if not name.strip():
+            _log.warning(f"{where}: an attribute needs a name; {source!r} ignored")
+            continue
         try:
             accessors[name] = parse_accessor(source)
+            accessors[name].where = f"{target} attribute {name!r}"
         except AccessorRefused as exc:
             shown = (
                 source if not isinstance(source, str) or len(source) <= 80 else source[:80] + "…"
