@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     Args = tuple[object, ...]
     Kwargs = dict[str, object]
 
-    from typing import Protocol
+    from typing import Any, Protocol, TypeVar
+
+    F = TypeVar("F", bound=Callable[..., object])
 
     class Extractor(Protocol):
         """Adds attributes computed from a call (declarative ``[wrap.attributes]``)."""
@@ -63,7 +65,7 @@ def observe(
     name: str | None = None,
     kind: SpanKind | str | None = None,
     attributes: Mapping[str, AttributeValue] | None = None,
-) -> object:
+) -> Any:
     """Trace a function (``@observe``, ``@observe(name=..., kind=...)``) or a block
     (``with observe("retrieve"):``).
 
@@ -96,9 +98,9 @@ class Observation:
         self._attributes = dict(attributes) if attributes else None
         self._open: list[tuple[SpanSpec, Span | None, object]] = []
 
-    def __call__(self, func: Callable[..., object]) -> Callable[..., object]:
+    def __call__(self, func: F) -> F:
         spec = SpanSpec(self._name or qualified_name(func), self._kind, self._attributes)
-        return wrap(func, spec)
+        return wrap(func, spec)  # type: ignore[return-value]
 
     def __enter__(self) -> Span:
         if self._name is None:
