@@ -26,8 +26,22 @@ def clip(text: object) -> object:
 
 
 def to_json(value: object) -> str:
-    """Compact JSON for an attribute; objects it cannot encode become their ``str``."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON for an attribute; objects it cannot encode become their ``str``.
+
+    Never raises: a structure that contains itself, or an object whose ``str`` fails, is written
+    as text instead (the user's own call fails on it or not; the span must not be lost either way).
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_as_text)
+    except (ValueError, RecursionError):  # "Circular reference detected", or absurdly deep
+        return json.dumps(_as_text(value), ensure_ascii=False)
+
+
+def _as_text(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 def text_part(text: object) -> dict[str, object]:
