@@ -1,4 +1,4 @@
-"""observe: spans around the user's own functions, generators and blocks, as a collector gets them."""
+"""observe: spans around the user's own functions, generators and blocks, at the receiver."""
 
 from __future__ import annotations
 
