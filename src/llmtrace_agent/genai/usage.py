@@ -9,6 +9,8 @@ so it is loaded in a background thread when the first LLM call starts.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 
 TYPE_CHECKING = False
@@ -62,6 +64,14 @@ def preload_prices() -> None:
     """Start importing ``genai_prices`` in the background (first LLM call only)."""
     global _loader
     if _loader is None:
+        # genai_prices imports httpx2. Imported from the loader thread, httpx2 would sit half
+        # initialised in sys.modules while the app's own thread runs on, and openai 2.x peeks
+        # there (``sys.modules.get("httpx2").Response``): its first call failed with
+        # AttributeError. So httpx2 is imported here, once, in the caller's thread (~50 ms; free
+        # when the SDK already uses it, as openai 3.x does).
+        if "httpx2" not in sys.modules:
+            with contextlib.suppress(Exception):  # absent or broken: so is genai_prices
+                import httpx2  # noqa: F401
         _loader = threading.Thread(target=_load, name="llmtrace-prices", daemon=True)
         _loader.start()
 

@@ -117,7 +117,7 @@ class ChatStreamState(genai.StreamState):
         if self.first is None:
             self.first = chunk
         choices = getattr(chunk, "choices", None)
-        if choices:
+        if type(choices) is list:
             reasons = self.reasons
             for choice in choices:
                 index = getattr(choice, "index", 0)
@@ -167,32 +167,38 @@ class _ChoiceText:
         self.tools: dict[object, list] = {}  # tool index -> [id, name, argument pieces]
 
     def add(self, delta: object) -> None:
+        # Per chunk, with content capture on. Most deltas carry text only: one read, one append.
+        content = getattr(delta, "content", None)
+        if type(content) is str:
+            self.content.append(content)
+        if self.role is None or content is None or getattr(delta, "tool_calls", None) is not None:
+            self._add_rest(delta)
+
+    def _add_rest(self, delta: object) -> None:
+        """The less frequent parts of a delta: role, reasoning, refusal, tool-call pieces."""
         if delta is None:
             return
-        role = field(delta, "role")
+        role = getattr(delta, "role", None)
         if isinstance(role, str):
             self.role = role
-        for name, pieces in (
-            ("content", self.content),
-            ("reasoning_content", self.reasoning),
-            ("refusal", self.refusal),
-        ):
-            piece = field(delta, name)
+        for name, pieces in (("reasoning_content", self.reasoning), ("refusal", self.refusal)):
+            piece = getattr(delta, name, None)
             if isinstance(piece, str):
                 pieces.append(piece)
-        for call in as_list(field(delta, "tool_calls")) or ():
-            index = field(call, "index")
-            tool = self.tools.get(index if isinstance(index, int) else 0)
+        for call in as_list(getattr(delta, "tool_calls", None)) or ():
+            index = getattr(call, "index", 0)
+            key = index if isinstance(index, int) else 0
+            tool = self.tools.get(key)
             if tool is None:
-                tool = self.tools[index if isinstance(index, int) else 0] = [None, None, []]
-            call_id = field(call, "id")
-            function = field(call, "function")
-            name = field(function, "name")
+                tool = self.tools[key] = [None, None, []]
+            call_id = getattr(call, "id", None)
+            function = getattr(call, "function", None)
+            name = getattr(function, "name", None)
             if isinstance(call_id, str):
                 tool[0] = call_id
             if isinstance(name, str):
                 tool[1] = name
-            arguments = field(function, "arguments")
+            arguments = getattr(function, "arguments", None)
             if isinstance(arguments, str):
                 tool[2].append(arguments)
 

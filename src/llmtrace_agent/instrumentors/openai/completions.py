@@ -83,7 +83,7 @@ class CompletionStreamState(genai.StreamState):
         if self.first is None:
             self.first = chunk
         choices = getattr(chunk, "choices", None)
-        if choices:
+        if type(choices) is list:
             reasons = self.reasons
             for choice in choices:
                 index = getattr(choice, "index", 0)

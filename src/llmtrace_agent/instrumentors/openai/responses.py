@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _EARLY_EVENTS = frozenset({"response.created", "response.in_progress", "response.queued"})
-_TOOL_CALL_ITEMS = frozenset({"function_call", "custom_tool_call"})
+_TOOL_CALL_ITEMS = ("function_call", "custom_tool_call")
 
 
 class ResponsesOperation(OpenAIOperation):
@@ -154,6 +154,8 @@ class ResponsesStreamState(genai.StreamState):
                 delta = getattr(event, "delta", None)
                 if isinstance(delta, str):
                     self.text.append(delta)
+        elif type(kind) is not str:  # an odd server's event: nothing to learn from it
+            return
         elif kind in _FINAL_EVENTS:
             self.final = getattr(event, "response", None)
         elif kind in _EARLY_EVENTS:
