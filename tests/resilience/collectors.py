@@ -6,6 +6,7 @@ A refused endpoint (nothing listens), a hanging one (accepts, never answers), an
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -29,7 +30,8 @@ class HangingCollector:
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self.connections: list[socket.socket] = []
         self._closed = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while not self._closed.is_set():
@@ -41,8 +43,15 @@ class HangingCollector:
 
     def close(self) -> None:
         self._closed.set()
+        # Wake the blocked accept() before closing: a socket closed under a thread still in
+        # accept() leaves that thread on a file descriptor number the process will reuse.
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._acceptor.join(5)
         self._listener.close()
         for connection in self.connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
             connection.close()
 
 

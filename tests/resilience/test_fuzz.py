@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from llmtrace_agent import guard, semconv
+from tests.support import fake_openai as fake
 from tests.support.agent import InProcessAgent
-from tests.support.fake_openai import FakeOpenAI, Reply, chat_chunks, chat_completion, client
+from tests.support.fake_openai import FakeOpenAI, Reply, chat_chunks, chat_completion
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
@@ -196,12 +197,21 @@ def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
     return ("returned", result.model_dump(warnings=False))
 
 
+@pytest.fixture(scope="module")
+def http_client() -> Iterator[Any]:
+    """This module's own connection pool: no connection left half-closed by another test."""
+    pool = fake._httpx_module().Client()
+    yield pool
+    pool.close()
+
+
 def traced_and_plain(
-    server: FakeOpenAI, reply: Reply, recipe: dict[str, Any]
+    server: FakeOpenAI, http: Any, reply: Reply, recipe: dict[str, Any]
 ) -> tuple[tuple[str, Any], tuple[str, Any]]:
     """The instrumented call and the SDK's own function, each with fresh arguments."""
+    server.clear()  # replies an argument error left unused must not answer this example
     server.reply(copy.deepcopy(reply), copy.deepcopy(reply))
-    chat = client(server).chat.completions
+    chat = fake.client(server, http_client=http).chat.completions
     original = type(chat).__dict__["create"].__wrapped__
     traced = outcome(lambda: chat.create(**build(recipe)))
     plain = outcome(lambda: original(chat, **build(recipe)))
@@ -259,12 +269,15 @@ def test_any_request_arguments_reach_the_sdk_unchanged(
     agent: InProcessAgent,
     fake_openai: FakeOpenAI,
     internal_errors: list[str],
+    http_client: Any,
     recipe: dict[str, Any],
     capture: bool,
 ) -> None:
     before = llm_span_count(agent)
     with agent.configured(capture_content=capture):
-        traced, plain = traced_and_plain(fake_openai, Reply(body=chat_completion()), recipe)
+        traced, plain = traced_and_plain(
+            fake_openai, http_client, Reply(body=chat_completion()), recipe
+        )
     assert traced == plain
     assert internal_errors == []
     assert llm_span_count(agent) == before + 1
@@ -277,12 +290,15 @@ def test_any_streamed_request_arguments_reach_the_sdk_unchanged(
     agent: InProcessAgent,
     fake_openai: FakeOpenAI,
     internal_errors: list[str],
+    http_client: Any,
     recipe: dict[str, Any],
     capture: bool,
 ) -> None:
     before = llm_span_count(agent)
     with agent.configured(capture_content=capture):
-        traced, plain = traced_and_plain(fake_openai, Reply(events=chat_chunks()), recipe)
+        traced, plain = traced_and_plain(
+            fake_openai, http_client, Reply(events=chat_chunks()), recipe
+        )
     assert traced == plain
     assert internal_errors == []
     assert llm_span_count(agent) == before + 1
