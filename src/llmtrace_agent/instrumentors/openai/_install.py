@@ -31,12 +31,21 @@ if TYPE_CHECKING:
 _chat = ChatOperation()
 _responses = ResponsesOperation()
 
-# module -> (Class.method, operation, is the method async)
+_CHAT_METHODS = (
+    ("Completions.create", _chat, False),
+    ("Completions.parse", _chat, False),
+    ("AsyncCompletions.create", _chat, True),
+    ("AsyncCompletions.parse", _chat, True),
+)
+
+# module -> (Class.method, operation, is the method async). A class reached through two modules
+# (a package re-exporting it) is wrapped once.
 API_METHODS: dict[str, tuple[tuple[str, LLMOperation, bool], ...]] = {
-    "openai.resources.chat.completions.completions": (
-        ("Completions.create", _chat, False),
+    "openai.resources.chat.completions.completions": _CHAT_METHODS,
+    "openai.resources.chat.completions": _CHAT_METHODS,  # a module itself before openai 1.61
+    # openai 1.40 to 1.9x: parse() (posting by itself) lived under client.beta.chat.completions
+    "openai.resources.beta.chat.completions": (
         ("Completions.parse", _chat, False),
-        ("AsyncCompletions.create", _chat, True),
         ("AsyncCompletions.parse", _chat, True),
     ),
     "openai.resources.responses.responses": (
