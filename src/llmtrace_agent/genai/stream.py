@@ -14,6 +14,7 @@ from llmtrace_agent import guard
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
 
     from llmtrace_agent.genai.call import LLMCall
@@ -39,6 +40,12 @@ class _StreamEnd:
         except Exception as exc:
             guard.handle(exc)
 
+    def _self_first_chunk(self) -> Callable[[object], None]:
+        """Record the time to first chunk; return the state's ``on_chunk``, kept for the rest."""
+        self._self_call.mark_first_chunk()
+        on_chunk = self._self_on_chunk = self._self_state.on_chunk
+        return on_chunk
+
     def __del__(self) -> None:
         # An abandoned stream: end its span with what arrived (never raise from __del__).
         try:
@@ -54,6 +61,7 @@ class StreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
         super().__init__(stream)
         self._self_call = call
         self._self_state = state
+        self._self_on_chunk: Callable[[object], None] | None = None  # set at the first chunk
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -68,11 +76,11 @@ class StreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_end(exc)
             raise
-        call = self._self_call
-        if call.first_chunk_at is None:
-            call.mark_first_chunk()
+        on_chunk = self._self_on_chunk  # one proxy attribute read per chunk (~0.15 µs each)
+        if on_chunk is None:
+            on_chunk = self._self_first_chunk()
         try:
-            self._self_state.on_chunk(chunk)
+            on_chunk(chunk)
         except Exception as exc:
             guard.handle(exc)
         return chunk
@@ -106,6 +114,7 @@ class AsyncStreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
         super().__init__(stream)
         self._self_call = call
         self._self_state = state
+        self._self_on_chunk: Callable[[object], None] | None = None  # set at the first chunk
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -120,11 +129,11 @@ class AsyncStreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:  # includes asyncio.CancelledError: the span says so
             self._self_end(exc)
             raise
-        call = self._self_call
-        if call.first_chunk_at is None:
-            call.mark_first_chunk()
+        on_chunk = self._self_on_chunk  # one proxy attribute read per chunk (~0.15 µs each)
+        if on_chunk is None:
+            on_chunk = self._self_first_chunk()
         try:
-            self._self_state.on_chunk(chunk)
+            on_chunk(chunk)
         except Exception as exc:
             guard.handle(exc)
         return chunk
