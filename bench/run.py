@@ -300,18 +300,30 @@ def summarise_calls(workers: list[Contender], rounds: int) -> dict[str, object]:
 # --- start-up ---------------------------------------------------------------------------------
 
 
+# Runs one command and reports its wall time and peak RSS. A small interpreter of its own forks
+# it: the peak RSS the kernel reports for a child includes what it had between fork and exec,
+# which for a child of this (larger) runner would hide the command's own figure.
+_SPAWN = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, int]:
     """Wall time (s) and peak RSS (KiB) of one run of ``command``."""
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    spawner = [str(OURS_PYTHON), "-I", "-S", "-c", _SPAWN, shutil.which(command[0]) or command[0]]
+    done = subprocess.run(
+        [*spawner, *command[1:]], env=env, capture_output=True, text=True, cwd=ROOT
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"{command} exited with {process.returncode}")
-    return elapsed, usage.ru_maxrss
+    seconds, rss_kib, exit_code = done.stdout.split()
+    if exit_code != "0":
+        raise RuntimeError(f"{command} exited with {exit_code}")
+    return float(seconds), int(rss_kib)
 
 
 def bench_startup(sink: Sink, repetitions: int, with_distro: bool) -> dict[str, object]:
