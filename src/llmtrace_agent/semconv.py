@@ -25,7 +25,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.url_attributes import URL_FULL
 
-# --- GenAI client inference spans -----------------------------------------------------------------
+# --- GenAI client inference spans -------------------------------------------------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
@@ -66,7 +66,7 @@ OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 OPENAI_API_TYPE = "openai.api.type"
 
-# --- GenAI client metrics ---------------------------------------------------------------------------
+# --- GenAI client metrics ---------------------------------------------------------------------
 GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
 GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
 GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
@@ -77,7 +77,7 @@ OPERATION_DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )  # fmt: skip
 
-# --- Not in any OpenTelemetry convention ----------------------------------------------------------
+# --- Not in any OpenTelemetry convention ---------------------------------------------------------
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"
 """Cost of the call in USD (float). The conventions define none; this is the name Langfuse reads
 for cost, so the number shows up there without mapping."""
