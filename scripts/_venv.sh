@@ -18,6 +18,7 @@ else
 fi
 stamp=.venv/.llmtrace-installed
 if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
-    "${pip[@]}" install --quiet --disable-pip-version-check -e ".[test]"
+    "${pip[@]}" install --quiet --disable-pip-version-check -e ".[test]" \
+        2> >(grep -v "^WARNING: Location" >&2)
     touch "$stamp"
 fi

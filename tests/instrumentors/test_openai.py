@@ -694,7 +694,7 @@ def test_instructor_call_is_one_llm_span(agent, fake_openai):
     instructor = pytest.importorskip(
         "instructor",
         reason="instructor is not installed: it needs openai>=2 and (1.17) jiter<0.15, which "
-        "openai 3.x excludes; scripts/test-openai-matrix runs this test with openai 2.x",
+        "openai 3.x excludes; scripts/test-sdk-matrix runs this test with openai 2.x",
     )
     call = {
         "id": "call_1",
