@@ -29,7 +29,7 @@ from llmtrace_agent._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping
     from types import ModuleType, TracebackType
 
     from opentelemetry.context import Context
@@ -197,11 +197,11 @@ def wrap(func: Callable[..., object], spec: SpanSpec) -> Callable[..., object]:
     )
     spec.target = target
     if inspect.isasyncgenfunction(target):
-        wrapper = _async_generator_wrapper(spec)
+        wrapper = _generator_wrapper(spec, AsyncGeneratorProxy)
     elif inspect.iscoroutinefunction(target):
         wrapper = _coroutine_wrapper(spec)
     elif inspect.isgeneratorfunction(target):
-        wrapper = _generator_wrapper(spec)
+        wrapper = _generator_wrapper(spec, GeneratorProxy)
     else:
         wrapper = _function_wrapper(spec)
     wrapped = wrapt.FunctionWrapper(func, wrapper)
@@ -283,15 +283,23 @@ def _finish(
 # --- wrappers: one per kind of function, chosen once when decorating ---------------------------
 
 
+def _enter(
+    spec: SpanSpec, instance: object, args: Args, kwargs: Kwargs
+) -> tuple[Span | None, object]:
+    """Start the call's span and make it current; (None, None) if that failed."""
+    span = token = None
+    with guard.internal_errors:
+        span = start_span(spec, instance, args, kwargs)
+        token = context_api.attach(trace.set_span_in_context(span))
+    return span, token
+
+
 def _function_wrapper(spec: SpanSpec) -> Callable[..., object]:
     def call(
         wrapped: Callable[..., object], instance: object, args: Args, kwargs: Kwargs
     ) -> object:
         # Hot path: every call of an observed function.
-        span = token = None
-        with guard.internal_errors:
-            span = start_span(spec, instance, args, kwargs)
-            token = context_api.attach(trace.set_span_in_context(span))
+        span, token = _enter(spec, instance, args, kwargs)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -308,10 +316,7 @@ def _coroutine_wrapper(spec: SpanSpec) -> Callable[..., object]:
         wrapped: Callable[..., object], instance: object, args: Args, kwargs: Kwargs
     ) -> object:
         # Hot path: every call of an observed coroutine function.
-        span = token = None
-        with guard.internal_errors:
-            span = start_span(spec, instance, args, kwargs)
-            token = context_api.attach(trace.set_span_in_context(span))
+        span, token = _enter(spec, instance, args, kwargs)
         try:
             result = await wrapped(*args, **kwargs)  # type: ignore[misc]
         except BaseException as exc:
@@ -323,7 +328,11 @@ def _coroutine_wrapper(spec: SpanSpec) -> Callable[..., object]:
     return call
 
 
-def _generator_wrapper(spec: SpanSpec) -> Callable[..., object]:
+def _generator_wrapper(
+    spec: SpanSpec, proxy: type[GeneratorProxy | AsyncGeneratorProxy]
+) -> Callable[..., object]:
+    """Calling the function only makes the generator: the span starts now, the proxy ends it."""
+
     def call(
         wrapped: Callable[..., object], instance: object, args: Args, kwargs: Kwargs
     ) -> object:
@@ -337,26 +346,7 @@ def _generator_wrapper(spec: SpanSpec) -> Callable[..., object]:
             raise
         if span is None:
             return generator
-        return GeneratorProxy(generator, _Iteration(spec, span, (instance, args, kwargs)))
-
-    return call
-
-
-def _async_generator_wrapper(spec: SpanSpec) -> Callable[..., object]:
-    def call(
-        wrapped: Callable[..., object], instance: object, args: Args, kwargs: Kwargs
-    ) -> object:
-        span = None
-        with guard.internal_errors:
-            span = start_span(spec, instance, args, kwargs)
-        try:
-            generator = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _finish(spec, span, None, exc, (instance, args, kwargs))
-            raise
-        if span is None:
-            return generator
-        return AsyncGeneratorProxy(generator, _Iteration(spec, span, (instance, args, kwargs)))
+        return proxy(generator, _Iteration(spec, span, (instance, args, kwargs)))
 
     return call
 
@@ -397,14 +387,24 @@ class GeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
         return self
 
     def __next__(self) -> object:
-        return self.send(None)
+        return self._step(self.__wrapped__.send, None)
 
     def send(self, value: object) -> object:
+        return self._step(self.__wrapped__.send, value)
+
+    def throw(self, *exc_info: object) -> object:
+        return self._step(self.__wrapped__.throw, *exc_info)
+
+    def close(self) -> None:
+        self._step(self.__wrapped__.close)
+        self._self_iteration.end(None)
+
+    def _step(self, step: Callable[..., object], *args: object) -> object:
         # Hot path: once per item.
         iteration = self._self_iteration
         token = context_api.attach(iteration.context)
         try:
-            return self.__wrapped__.send(value)
+            return step(*args)
         except StopIteration:
             iteration.end(None)
             raise
@@ -413,32 +413,6 @@ class GeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
             raise
         finally:
             context_api.detach(token)
-
-    def throw(self, *exc_info: object) -> object:
-        iteration = self._self_iteration
-        token = context_api.attach(iteration.context)
-        try:
-            return self.__wrapped__.throw(*exc_info)
-        except StopIteration:
-            iteration.end(None)
-            raise
-        except BaseException as exc:
-            iteration.end(exc)
-            raise
-        finally:
-            context_api.detach(token)
-
-    def close(self) -> None:
-        iteration = self._self_iteration
-        token = context_api.attach(iteration.context)
-        try:
-            self.__wrapped__.close()
-        except BaseException as exc:
-            iteration.end(exc)
-            raise
-        finally:
-            context_api.detach(token)
-        iteration.end(None)
 
     def __del__(self) -> None:
         # Abandoned before the end: the span ends with it (never raise from __del__).
@@ -459,14 +433,24 @@ class AsyncGeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
         return self
 
     def __anext__(self) -> object:
-        return self.asend(None)
+        return self._step(self.__wrapped__.asend, None)
 
-    async def asend(self, value: object) -> object:
+    def asend(self, value: object) -> object:
+        return self._step(self.__wrapped__.asend, value)
+
+    def athrow(self, *exc_info: object) -> object:
+        return self._step(self.__wrapped__.athrow, *exc_info)
+
+    async def aclose(self) -> None:
+        await self._step(self.__wrapped__.aclose)
+        self._self_iteration.end(None)
+
+    async def _step(self, step: Callable[..., Awaitable[object]], *args: object) -> object:
         # Hot path: once per item.
         iteration = self._self_iteration
         token = context_api.attach(iteration.context)
         try:
-            return await self.__wrapped__.asend(value)
+            return await step(*args)
         except StopAsyncIteration:
             iteration.end(None)
             raise
@@ -475,32 +459,6 @@ class AsyncGeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
             raise
         finally:
             context_api.detach(token)
-
-    async def athrow(self, *exc_info: object) -> object:
-        iteration = self._self_iteration
-        token = context_api.attach(iteration.context)
-        try:
-            return await self.__wrapped__.athrow(*exc_info)
-        except StopAsyncIteration:
-            iteration.end(None)
-            raise
-        except BaseException as exc:
-            iteration.end(exc)
-            raise
-        finally:
-            context_api.detach(token)
-
-    async def aclose(self) -> None:
-        iteration = self._self_iteration
-        token = context_api.attach(iteration.context)
-        try:
-            await self.__wrapped__.aclose()
-        except BaseException as exc:
-            iteration.end(exc)
-            raise
-        finally:
-            context_api.detach(token)
-        iteration.end(None)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
