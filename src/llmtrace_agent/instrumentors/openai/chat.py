@@ -5,157 +5,23 @@ from __future__ import annotations
 from llmtrace_agent import genai, semconv
 from llmtrace_agent.instrumentors.openai import _content
 from llmtrace_agent.instrumentors.openai._base import (
-    OpenAIOperation,
     as_int,
     as_list,
     as_str,
     field,
     is_openai,
-    response_metric_attributes,
     sampling_attributes,
     service_tier_attributes,
-    usage_of,
 )
+from llmtrace_agent.instrumentors.openai._choices import ChoiceOutput, ChoicesOperation
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from llmtrace_agent.genai import LLMCall
 
-
-class ChatOperation(OpenAIOperation):
-    operation_name = "chat"
-
-    def request(
-        self, instance: object, kwargs: Mapping[str, object], capture: bool
-    ) -> genai.Request:
-        get = kwargs.get
-        openai = is_openai(self.provider(instance))
-        attributes: dict[str, object] = {}
-        if openai:
-            attributes[semconv.OPENAI_API_TYPE] = "chat_completions"
-        sampling_attributes(kwargs, attributes)
-        max_tokens = as_int(get("max_completion_tokens"))
-        if max_tokens is None:
-            max_tokens = as_int(get("max_tokens"))
-        if max_tokens is not None:
-            attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        effort = as_str(get("reasoning_effort"))
-        if effort:
-            attributes[semconv.GEN_AI_REQUEST_REASONING_LEVEL] = effort
-        output_type = output_type_of(get("response_format"))
-        if output_type:
-            attributes[semconv.GEN_AI_OUTPUT_TYPE] = output_type
-        service_tier_attributes(kwargs, attributes, openai)
-        if capture:
-            record_chat_input(attributes, get("messages"), get("tools"))
-        return self.new_request(instance, get("model"), attributes, get("stream") is True)
-
-    def record(self, call: LLMCall, response: object) -> None:
-        reasons = []
-        outputs: list[dict[str, object]] | None = [] if call.capture_content else None
-        for choice in as_list(field(response, "choices")) or ():
-            reason = field(choice, "finish_reason")
-            reasons.append(reason)
-            if outputs is not None:
-                outputs.append(_content.chat_output(field(choice, "message"), reason))
-        call.set_response(
-            response_id=field(response, "id"),
-            model=field(response, "model"),
-            finish_reasons=reasons,
-            usage=usage_of(field(response, "usage")),
-            output_messages=outputs,
-            metric_attributes=response_metric_attributes(call, response),
-        )
-
-    def new_stream_state(self, call: LLMCall) -> genai.StreamState:
-        return ChatStreamState(call.capture_content)
-
-
-def output_type_of(response_format: object) -> str | None:
-    """``gen_ai.output.type`` for a ``response_format``: json_schema / json_object → json;
-    a Pydantic class (``parse``) → json; text → text."""
-    if isinstance(response_format, type):
-        return "json"
-    kind = field(response_format, "type") if isinstance(response_format, dict) else None
-    if kind in ("json_schema", "json_object"):
-        return "json"
-    return "text" if kind == "text" else None
-
-
-def record_chat_input(attributes: dict[str, object], messages: object, tools: object) -> None:
-    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions."""
-    messages = as_list(messages)
-    if messages:
-        instructions, inputs = _content.chat_input(messages)
-        if instructions:
-            attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = genai.to_json(instructions)
-        attributes[semconv.GEN_AI_INPUT_MESSAGES] = genai.to_json(inputs)
-    tools = as_list(tools)
-    if tools:
-        attributes[semconv.GEN_AI_TOOL_DEFINITIONS] = genai.to_json(
-            _content.tool_definitions(tools)
-        )
-
-
-class ChatStreamState(genai.StreamState):
-    """Accumulates ``ChatCompletionChunk``s: id, model, finish reason per choice index, the usage
-    of the final chunk (``stream_options.include_usage``) and, with capture on, the output."""
-
-    __slots__ = ("capture", "choices", "first", "reasons", "usage")
-
-    def __init__(self, capture: bool) -> None:
-        self.capture = capture
-        self.first: object = None
-        self.usage: object = None
-        self.reasons: dict[object, object] = {}
-        self.choices: dict[object, _ChoiceText] = {}
-
-    def on_chunk(self, chunk: object) -> None:
-        # Hot path: once per chunk.
-        if self.first is None:
-            self.first = chunk
-        choices = getattr(chunk, "choices", None)
-        if type(choices) is list:
-            reasons = self.reasons
-            for choice in choices:
-                index = getattr(choice, "index", 0)
-                if not isinstance(index, int):
-                    index = 0
-                reason = getattr(choice, "finish_reason", None)
-                if reason is not None or index not in reasons:
-                    reasons[index] = reason
-                if self.capture:
-                    self._accumulate(index, getattr(choice, "delta", None))
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            self.usage = usage
-
-    def _accumulate(self, index: int, delta: object) -> None:
-        text = self.choices.get(index)
-        if text is None:
-            text = self.choices[index] = _ChoiceText()
-        text.add(delta)
-
-    def finish(self, call: LLMCall) -> None:
-        first = self.first
-        indexes = sorted(self.reasons)
-        outputs = None
-        if self.capture:
-            outputs = [self.choices.get(i, _ChoiceText()).message(self.reasons[i]) for i in indexes]
-        call.set_response(
-            response_id=field(first, "id"),
-            model=field(first, "model"),
-            finish_reasons=[self.reasons[i] for i in indexes],
-            usage=usage_of(self.usage),
-            output_messages=outputs,
-            metric_attributes=response_metric_attributes(call, first),
-        )
-
-
-class _ChoiceText:
-    """One streamed choice's deltas (content capture only), assembled at the end."""
+class ChatChoiceOutput(ChoiceOutput):
+    """One streamed choice's deltas, assembled into a chat message at the end."""
 
     __slots__ = ("content", "reasoning", "refusal", "role", "tools")
 
@@ -166,8 +32,9 @@ class _ChoiceText:
         self.refusal: list[str] = []
         self.tools: dict[object, list] = {}  # tool index -> [id, name, argument pieces]
 
-    def add(self, delta: object) -> None:
+    def add(self, choice: object) -> None:
         # Per chunk, with content capture on. Most deltas carry text only: one read, one append.
+        delta = getattr(choice, "delta", None)
         content = getattr(delta, "content", None)
         if type(content) is str:
             self.content.append(content)
@@ -215,3 +82,62 @@ class _ChoiceText:
             call_id, name, arguments = self.tools[index]
             parts.append(genai.tool_call_part(call_id, name, "".join(arguments)))
         return genai.output_message(self.role or "assistant", parts, finish_reason)
+
+
+class ChatOperation(ChoicesOperation):
+    operation_name = "chat"
+    choice_output = ChatChoiceOutput
+
+    def request(
+        self, instance: object, kwargs: Mapping[str, object], capture: bool
+    ) -> genai.Request:
+        get = kwargs.get
+        openai = is_openai(self.provider(instance))
+        attributes: dict[str, object] = {}
+        if openai:
+            attributes[semconv.OPENAI_API_TYPE] = "chat_completions"
+        sampling_attributes(kwargs, attributes)
+        max_tokens = as_int(get("max_completion_tokens"))
+        if max_tokens is None:
+            max_tokens = as_int(get("max_tokens"))
+        if max_tokens is not None:
+            attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
+        effort = as_str(get("reasoning_effort"))
+        if effort:
+            attributes[semconv.GEN_AI_REQUEST_REASONING_LEVEL] = effort
+        output_type = output_type_of(get("response_format"))
+        if output_type:
+            attributes[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+        service_tier_attributes(kwargs, attributes, openai)
+        if capture:
+            record_chat_input(attributes, get("messages"), get("tools"))
+        return self.new_request(instance, get("model"), attributes, get("stream") is True)
+
+    def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
+        return _content.chat_output(field(choice, "message"), finish_reason)
+
+
+def output_type_of(response_format: object) -> str | None:
+    """``gen_ai.output.type`` for a ``response_format``: json_schema / json_object → json;
+    a Pydantic class (``parse``) → json; text → text."""
+    if isinstance(response_format, type):
+        return "json"
+    kind = field(response_format, "type") if isinstance(response_format, dict) else None
+    if kind in ("json_schema", "json_object"):
+        return "json"
+    return "text" if kind == "text" else None
+
+
+def record_chat_input(attributes: dict[str, object], messages: object, tools: object) -> None:
+    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions."""
+    messages = as_list(messages)
+    if messages:
+        instructions, inputs = _content.chat_input(messages)
+        if instructions:
+            attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = genai.to_json(instructions)
+        attributes[semconv.GEN_AI_INPUT_MESSAGES] = genai.to_json(inputs)
+    tools = as_list(tools)
+    if tools:
+        attributes[semconv.GEN_AI_TOOL_DEFINITIONS] = genai.to_json(
+            _content.tool_definitions(tools)
+        )
