@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
     from types import ModuleType
 
+    from llmtrace_agent.http_spans import HTTPRequestScope
+
 
 class HTTPXInstrumentor(Instrumentor):
     """Traces every request an ``httpx.Client`` or ``httpx.AsyncClient`` sends."""
@@ -41,6 +43,17 @@ class HTTPXInstrumentor(Instrumentor):
         from llmtrace_agent.guard import internal_errors
         from llmtrace_agent.http_spans import start_request
 
+        def start(args: tuple[object, ...], kwargs: dict[str, object]) -> HTTPRequestScope | None:
+            """The scope tracing this request (its headers get the trace context); None: untraced."""
+            with internal_errors:
+                request = args[0] if args else kwargs["request"]
+                headers = request.headers
+                url = str(request.url)
+                return start_request(
+                    self.tracer, request.method, url, headers, sdk_retries(headers)
+                )
+            return None
+
         def send_single_request(
             wrapped: Callable[..., object],
             instance: object,
@@ -48,13 +61,7 @@ class HTTPXInstrumentor(Instrumentor):
             kwargs: dict[str, object],
         ) -> object:
             # Hot path: once per HTTP request.
-            scope = None
-            with internal_errors:
-                request = args[0] if args else kwargs["request"]
-                headers = request.headers
-                scope = start_request(
-                    self.tracer, request.method, str(request.url), headers, sdk_retries(headers)
-                )
+            scope = start(args, kwargs)
             if scope is None:
                 return wrapped(*args, **kwargs)
             with scope:
@@ -69,13 +76,7 @@ class HTTPXInstrumentor(Instrumentor):
             kwargs: dict[str, object],
         ) -> object:
             # Hot path: once per HTTP request.
-            scope = None
-            with internal_errors:
-                request = args[0] if args else kwargs["request"]
-                headers = request.headers
-                scope = start_request(
-                    self.tracer, request.method, str(request.url), headers, sdk_retries(headers)
-                )
+            scope = start(args, kwargs)
             if scope is None:
                 return await wrapped(*args, **kwargs)
             with scope:
