@@ -17,7 +17,10 @@ def test_api_spans_reach_the_receiver(agent: InProcessAgent) -> None:
 
 
 def test_launcher_exports_spans_of_the_app(receiver: OTLPReceiver) -> None:
-    code = "from opentelemetry import trace\nwith trace.get_tracer('t').start_as_current_span('app'): pass"
+    code = (
+        "from opentelemetry import trace\n"
+        "with trace.get_tracer('t').start_as_current_span('app'): pass"
+    )
     result = run_traced(["-c", code], receiver)
     assert result.returncode == 0, result.stderr
     assert receiver.span("app").resource["service.name"].startswith("unknown_service")

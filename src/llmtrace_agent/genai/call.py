@@ -1,4 +1,4 @@
-"""One GenAI operation: its span from the SDK call to the last streamed chunk, ended exactly once."""
+"""One GenAI operation: its span, from the SDK call to the last streamed chunk, ended once."""
 
 from __future__ import annotations
 

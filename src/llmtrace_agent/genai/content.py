@@ -53,7 +53,7 @@ def reasoning_part(text: object) -> dict[str, object]:
 
 
 def tool_call_part(call_id: object, name: object, arguments: object) -> dict[str, object]:
-    """A tool call; JSON-string arguments (OpenAI's form) are decoded to an object if they can be."""
+    """A tool call; JSON-string arguments (as OpenAI sends them) become an object if they parse."""
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments)

@@ -22,10 +22,14 @@ if TYPE_CHECKING:
 
 
 class _StreamEnd:
-    """The ending shared by the sync and async proxies."""
+    """What the sync and async proxies share: their state and their ending. Their per-chunk
+    code is written out in each (a shared method would cost a call per chunk)."""
 
-    _self_call: LLMCall
-    _self_state: StreamState
+    def __init__(self, stream: object, call: LLMCall, state: StreamState) -> None:
+        super().__init__(stream)
+        self._self_call = call
+        self._self_state = state
+        self._self_on_chunk: Callable[[object], None] | None = None  # set at the first chunk
 
     def _self_end(self, error: BaseException | None) -> None:
         call = self._self_call
@@ -48,7 +52,7 @@ class _StreamEnd:
 
     def __del__(self) -> None:
         # An abandoned stream: end its span with what arrived (never raise from __del__).
-        try:
+        try:  # noqa: SIM105 (no contextlib: __del__ may run at interpreter shutdown)
             self._self_end(None)
         except Exception:
             pass
@@ -56,12 +60,6 @@ class _StreamEnd:
 
 class StreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
     """Wraps a synchronous stream (an iterator of chunks)."""
-
-    def __init__(self, stream: object, call: LLMCall, state: StreamState) -> None:
-        super().__init__(stream)
-        self._self_call = call
-        self._self_state = state
-        self._self_on_chunk: Callable[[object], None] | None = None  # set at the first chunk
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -109,12 +107,6 @@ class StreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
 
 class AsyncStreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
     """Wraps an asynchronous stream (an async iterator of chunks)."""
-
-    def __init__(self, stream: object, call: LLMCall, state: StreamState) -> None:
-        super().__init__(stream)
-        self._self_call = call
-        self._self_state = state
-        self._self_on_chunk: Callable[[object], None] | None = None  # set at the first chunk
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self

@@ -44,7 +44,7 @@ class HTTPXInstrumentor(Instrumentor):
         from llmtrace_agent.http_spans import start_request
 
         def start(args: tuple[object, ...], kwargs: dict[str, object]) -> HTTPRequestScope | None:
-            """The scope tracing this request (its headers get the trace context); None: untraced."""
+            """The scope tracing this request (its headers get the context); None: untraced."""
             with internal_errors:
                 request = args[0] if args else kwargs["request"]
                 headers = request.headers
