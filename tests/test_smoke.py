@@ -2,7 +2,7 @@
 
 from opentelemetry import trace
 
-from tests.support.agent import InProcessAgent, run_traced
+from tests.support.agent import REPO, InProcessAgent, run_traced
 from tests.support.otlp_receiver import OTLPReceiver
 
 
@@ -24,3 +24,22 @@ def test_launcher_exports_spans_of_the_app(receiver: OTLPReceiver) -> None:
     result = run_traced(["-c", code], receiver)
     assert result.returncode == 0, result.stderr
     assert receiver.span("app").resource["service.name"].startswith("unknown_service")
+
+
+def test_the_demo_app_is_traced_end_to_end(receiver: OTLPReceiver) -> None:
+    """examples/app.py (what scripts/demo runs): its requests, chat and streamed chat calls."""
+    result = run_traced([str(REPO / "examples" / "app.py")], receiver)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Lisbon: sun, tiles and pastéis de nata."
+    root = receiver.span("plan_trip")
+    spans = receiver.wait_for_spans(7, where=lambda span: span.trace_id == root.trace_id)
+    chats = [span for span in spans if span.name == "chat gpt-4o-mini"]
+    assert len(chats) == 2 and all(chat.parent_span_id == root.span_id for chat in chats)
+    for chat in chats:
+        assert chat.attributes["gen_ai.usage.input_tokens"] == 42
+        assert chat.attributes["gen_ai.usage.output_tokens"] == 8
+        assert chat.attributes["gen_ai.response.finish_reasons"] == ("stop",)
+        (post,) = [span for span in spans if span.parent_span_id == chat.span_id]
+        assert post.name == "POST" and post.attributes["http.response.status_code"] == 200
+    gets = [span for span in spans if span.name == "GET"]
+    assert len(gets) == 2 and all(get.parent_span_id == root.span_id for get in gets)
