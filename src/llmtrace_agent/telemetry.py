@@ -257,13 +257,23 @@ def shutdown(timeout: float | None = None) -> bool:
     return _run_bounded(_shutdown_providers, timeout, "shutdown")
 
 
+def _end_spans_waiting_for_prices() -> None:
+    # LLM spans that ended before the price table loaded end in its loader (genai/usage.py).
+    # Looked up, not imported: a process that made no LLM call never loads that module.
+    usage = sys.modules.get("llmtrace_agent.genai.usage")
+    if usage is not None:
+        usage.wait_for_prices()
+
+
 def _flush_providers() -> None:
+    _end_spans_waiting_for_prices()
     for provider in (_tracer_provider, _meter_provider):
         if provider is not None:
             provider.force_flush()
 
 
 def _shutdown_providers() -> None:
+    _end_spans_waiting_for_prices()
     for provider in (_tracer_provider, _meter_provider):
         if provider is not None:
             provider.shutdown()

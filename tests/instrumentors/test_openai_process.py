@@ -111,3 +111,30 @@ def test_an_unknown_openai_major_is_skipped_with_a_warning(tmp_path, receiver):
     status = {line.split()[0]: line.split()[1] for line in run.stdout.splitlines()[1:] if line}
     assert run.stdout.splitlines()[0] == "4.0.0"
     assert status["openai"] == "skipped"
+
+
+def test_the_first_call_does_not_wait_for_the_price_table(tmp_path, receiver, fake_openai):
+    """genai_prices takes ~0.3-1 s to import, in the background: a call that ends first keeps its
+    own end time, gets its cost when the prices are in, and is exported before the program exits.
+    """
+    app = tmp_path / "first_call.py"
+    app.write_text(
+        textwrap.dedent(
+            f"""
+            import os, time
+            import openai
+
+            client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_URL"], api_key="{API_KEY}")
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{{"role": "user", "content": "hi"}}])
+            print(time.time_ns())
+            """
+        )
+    )
+    run = run_traced([str(app)], receiver, env={"FAKE_OPENAI_URL": fake_openai.base_url})
+
+    assert run.returncode == 0, run.stderr
+    returned_at = int(run.stdout.split()[0])
+    (span,) = receiver.wait_for_spans(1, 10, lambda s: s.name == "chat gpt-4o-mini")
+    assert span.end_ns <= returned_at  # ended with the call, not when the prices arrived
+    assert span.attributes[semconv.GEN_AI_USAGE_COST] > 0

@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from llmtrace_agent import _agent_state, semconv
 from llmtrace_agent.genai import metrics
 from llmtrace_agent.genai.content import to_json
-from llmtrace_agent.genai.usage import cost_usd, preload_prices
+from llmtrace_agent.genai.usage import cost_usd, preload_prices, with_prices
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -137,10 +137,6 @@ class LLMCall:
         usage = self.usage
         if usage is not None:
             _set_usage(span, usage)
-            model = self.response_model or self.request_model
-            cost = cost_usd(self.provider, model, usage) if model else None
-            if cost is not None:
-                span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
         if self.first_chunk_at is not None:
             span.set_attribute(
                 semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.started_at
@@ -152,9 +148,26 @@ class LLMCall:
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
             if isinstance(error, Exception):
                 span.record_exception(error)
-        span.end()
+        model = self.response_model or self.request_model
+        if usage is not None and model:
+            end_time = time.time_ns()
+            with_prices(lambda: _end_with_cost(span, self.provider, model, usage, end_time))
+        else:
+            span.end()
         if _agent_state.config.metrics_exporter != "none":
             metrics.record(self, duration, error_type)
+
+
+def _end_with_cost(
+    span: trace.Span, provider: str, model: str, usage: Usage, end_time: int
+) -> None:
+    """Add the call's cost and end its span at ``end_time`` (maybe later, in the price loader)."""
+    try:
+        cost = cost_usd(provider, model, usage)
+        if cost is not None:
+            span.set_attribute(semconv.GEN_AI_USAGE_COST, cost)
+    finally:
+        span.end(end_time)
 
 
 def _set_usage(span: trace.Span, usage: Usage) -> None:

@@ -3,18 +3,24 @@
 Cost comes from the maintained ``genai-prices`` data, but its ``calc_price`` takes ~120 µs a
 call (more than the whole span). Most models have flat per-token prices, so the rates are looked
 up once per (provider, model) and applied with four multiplications; models with tiered or
-conditional prices fall back to ``calc_price``. ``genai_prices`` itself takes ~250 ms to import,
-so it is loaded in a background thread when the first LLM call starts.
+conditional prices fall back to ``calc_price``. ``genai_prices`` itself takes 0.3 to 1 s to
+import, so it is loaded in a background thread when the first LLM call starts, and the calls that
+end before it is ready never wait for it: their spans end in the loader thread, with their cost and
+their own end time, as soon as it is (``with_prices``; a flush waits for them).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 
+from llmtrace_agent import guard
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import ModuleType
 
 
@@ -58,6 +64,9 @@ _SLOW = object()  # tiered or conditional prices: use genai_prices.calc_price ea
 _rates: dict[tuple[str, str], object] = {}
 _loader: threading.Thread | None = None
 _module: ModuleType | None = None
+_loaded = False  # the loader finished, with or without genai_prices
+_waiting: list[Callable[[], None]] = []  # what ``with_prices`` deferred until then
+_lock = threading.Lock()
 
 
 def preload_prices() -> None:
@@ -77,12 +86,53 @@ def preload_prices() -> None:
 
 
 def _load() -> None:
-    global _module
+    global _module, _loaded
     try:
         import genai_prices
+
+        _module = genai_prices
     except Exception:  # not installed or broken: no cost attribute, nothing else changes
-        return
-    _module = genai_prices
+        pass
+    with _lock:
+        _loaded = True
+        waiting = _waiting[:]
+        _waiting.clear()
+    for action in waiting:
+        try:
+            action()
+        except Exception as exc:
+            guard.handle(exc)
+
+
+def with_prices(action: Callable[[], None]) -> None:
+    """Run ``action`` now if the prices are loaded, else in the loader thread once they are."""
+    # Hot path: once per LLM call.
+    if not _loaded:
+        preload_prices()
+        with _lock:
+            if not _loaded:
+                _waiting.append(action)
+                return
+    action()
+
+
+def wait_for_prices() -> None:
+    """Block until the prices are loaded and the actions deferred until then have run."""
+    loader = _loader
+    if loader is not None and loader is not threading.current_thread():
+        loader.join()
+
+
+def _forget_loader_in_child() -> None:
+    """A forked child has no loader thread, and its parent's deferred spans are not its own."""
+    global _loader
+    _waiting.clear()
+    if not _loaded:
+        _loader = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_loader_in_child)
 
 
 def cost_usd(provider: str, model: str, usage: Usage) -> float | None:
