@@ -374,14 +374,23 @@ class _Iteration:
             end_span(self.spec, self.span, error, self.call)
 
 
-class GeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
-    """A generator whose steps run under its span, which ends exactly once."""
+class _IterationProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
+    """What the generator proxies share: the iteration they trace, ended when abandoned."""
 
     _self_iteration: _Iteration
 
     def __init__(self, generator: object, iteration: _Iteration) -> None:
         super().__init__(generator)
         self._self_iteration = iteration
+
+    def __del__(self) -> None:
+        # Abandoned before the end: the span ends with it (never raise from __del__).
+        with contextlib.suppress(Exception):
+            self._self_iteration.end(None)
+
+
+class GeneratorProxy(_IterationProxy):
+    """A generator whose steps run under its span, which ends exactly once."""
 
     def __iter__(self) -> GeneratorProxy:
         return self
@@ -414,20 +423,9 @@ class GeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
         finally:
             context_api.detach(token)
 
-    def __del__(self) -> None:
-        # Abandoned before the end: the span ends with it (never raise from __del__).
-        with contextlib.suppress(Exception):
-            self._self_iteration.end(None)
 
-
-class AsyncGeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
+class AsyncGeneratorProxy(_IterationProxy):
     """An async generator whose steps run under its span, which ends exactly once."""
-
-    _self_iteration: _Iteration
-
-    def __init__(self, generator: object, iteration: _Iteration) -> None:
-        super().__init__(generator)
-        self._self_iteration = iteration
 
     def __aiter__(self) -> AsyncGeneratorProxy:
         return self
@@ -459,10 +457,6 @@ class AsyncGeneratorProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
             raise
         finally:
             context_api.detach(token)
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self._self_iteration.end(None)
 
 
 # --- content capture (LLMTRACE_CAPTURE_CONTENT=true only) --------------------------------------
