@@ -201,6 +201,15 @@ def test_version_prints_the_package_version() -> None:
     assert (result.returncode, result.stdout) == (0, f"llmtrace-run {__version__}\n")
 
 
+def test_bootstrap_dir_on_pythonpath_traces_a_program_without_the_launcher() -> None:
+    printed = run_launcher(["--bootstrap-dir"])
+    assert (printed.returncode, printed.stdout) == (0, BOOTSTRAP + "\n")
+    probe = "import llmtrace_agent; print(llmtrace_agent.status() != 'agent not started')"
+    env = clean_env({"PYTHONPATH": BOOTSTRAP, "LLMTRACE_EXPORTER": "none"})
+    result = subprocess.run([PYTHON, "-c", probe], env=env, capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "True\n"), result.stderr
+
+
 def test_info_prints_the_configuration_from_the_environment() -> None:
     result = run_launcher(["--info"], {"LLMTRACE_CAPTURE_CONTENT": "true"})
     assert result.returncode == 0

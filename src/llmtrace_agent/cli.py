@@ -27,6 +27,8 @@ options:
   --capture-content      record prompts and completions           [LLMTRACE_CAPTURE_CONTENT]
   --debug                verbose agent logging                    [LLMTRACE_DEBUG]
   --info                 print the configuration and the plugins found, then exit
+  --bootstrap-dir        print the directory to put first on PYTHONPATH to trace without
+                         this launcher (e.g. in a container image), then exit
   --version              print the version and exit
   -h, --help             show this help and exit
 """
@@ -50,7 +52,7 @@ def bootstrap_dir() -> str:
 
 
 def parse_args(argv: list[str], env: dict[str, str]) -> list[str]:
-    """Apply options to ``env``; return the command. Exits for --help, --version, --info."""
+    """Apply options to ``env``; return the command. Exits for the options that only print."""
     index = 0
     while index < len(argv):
         arg = argv[index]
@@ -67,6 +69,9 @@ def parse_args(argv: list[str], env: dict[str, str]) -> list[str]:
             from llmtrace_agent._version import __version__
 
             print(f"llmtrace-run {__version__}")
+            raise SystemExit(0)
+        if name == "--bootstrap-dir":
+            print(bootstrap_dir())
             raise SystemExit(0)
         if name == "--info":
             _print_info(env)
@@ -140,15 +145,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail("no command given (see llmtrace-run --help)")
     prepend_bootstrap(env)
     warn_if_python_skips_site(command)
-    executable: str | None = command[0]
-    if os.sep not in command[0]:  # a name to look up on PATH, as a shell does; a path is used as is
-        import shutil
-
-        executable = shutil.which(command[0], path=env.get("PATH"))
-    if executable is None:
-        _not_found(command[0])
     try:
-        os.execve(executable, command, env)  # type: ignore[arg-type]
+        # A name is looked up on the command's PATH, as a shell does; a path is used as is.
+        os.execvpe(command[0], command, env)
     except FileNotFoundError:
         _not_found(command[0])
     except OSError as exc:  # the shell's convention: 126 found but cannot run, 127 not found
