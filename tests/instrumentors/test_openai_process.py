@@ -121,8 +121,16 @@ def test_the_first_call_does_not_wait_for_the_price_table(tmp_path, receiver, fa
     app.write_text(
         textwrap.dedent(
             f"""
-            import os, time
+            import os, sys, time
             import openai
+
+            class SlowPrices:  # genai_prices takes a second to import: the call ends first
+                def find_spec(self, name, path=None, target=None):
+                    if name == "genai_prices":
+                        time.sleep(1.0)
+                    return None
+
+            sys.meta_path.insert(0, SlowPrices())
 
             client = openai.OpenAI(base_url=os.environ["FAKE_OPENAI_URL"], api_key="{API_KEY}")
             client.chat.completions.create(
@@ -138,3 +146,4 @@ def test_the_first_call_does_not_wait_for_the_price_table(tmp_path, receiver, fa
     (span,) = receiver.wait_for_spans(1, 10, lambda s: s.name == "chat gpt-4o-mini")
     assert span.end_ns <= returned_at  # ended with the call, not when the prices arrived
     assert span.attributes[semconv.GEN_AI_USAGE_COST] > 0
+    assert "error" not in run.stderr.lower(), run.stderr

@@ -119,7 +119,7 @@ def with_prices(action: Callable[[], None]) -> None:
 def wait_for_prices() -> None:
     """Block until the prices are loaded and the actions deferred until then have run."""
     loader = _loader
-    if loader is not None and loader is not threading.current_thread():
+    if loader is not None and loader is not threading.current_thread():  # not from its actions
         loader.join()
 
 
@@ -160,8 +160,7 @@ def cost_usd(provider: str, model: str, usage: Usage) -> float | None:
 
 def _prices_module() -> ModuleType | None:
     preload_prices()
-    if _loader is not None:
-        _loader.join()
+    wait_for_prices()
     return _module
 
 
