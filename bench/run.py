@@ -237,11 +237,11 @@ def contenders(sink: Sink, peers: list[str]) -> list[Contender]:
 
 CLOCK = "cpu_seconds"  # set from --clock: CPU time is what other load on the machine disturbs least
 CALL_OPS: list[tuple[str, dict[str, object]]] = [
-    ("call", {"op": "calls", "n": 200}),
-    ("stream200", {"op": "stream", "n": 6, "chunks": 200}),
-    ("stream1", {"op": "stream", "n": 60, "chunks": 1}),
-    ("parsed200", {"op": "parsed-stream", "n": 40, "chunks": 200}),
-    ("parsed1", {"op": "parsed-stream", "n": 200, "chunks": 1}),
+    ("call", {"op": "calls", "n": 300}),
+    ("stream200", {"op": "stream", "n": 20, "chunks": 200}),
+    ("stream1", {"op": "stream", "n": 200, "chunks": 1}),
+    ("parsed200", {"op": "parsed-stream", "n": 100, "chunks": 200}),
+    ("parsed1", {"op": "parsed-stream", "n": 400, "chunks": 1}),
 ]
 CHUNK_STEP = 199  # a C-chunk stream has C + 2 chunks (a finish and a usage chunk): 202 - 3
 
