@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llmtrace_agent.plugins import discover
+from llmtrace_agent.plugins import _parse_requirement, discover
 from tests.support.agent import code, run_launcher, run_traced
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 from tests.support.plugins import write_distribution
@@ -396,3 +396,20 @@ def test_info_shows_disabled_and_failed_plugins(
     failed = r"^broken_import +failed +targets=\? \(could not be loaded: RuntimeError"
     assert re.search(failed, result.stdout, re.MULTILINE)
     assert re.search(r"^wrong_version +disabled ", result.stdout, re.MULTILINE)
+
+
+@pytest.mark.parametrize(
+    ("requires", "name", "specifier"),
+    [
+        ("openai>=1,<4", "openai", "<4,>=1"),
+        ("anthropic >= 0.43", "anthropic", ">=0.43"),
+        ("httpx[http2]>=0.23", "httpx", ">=0.23"),
+        ("requests", "requests", ""),
+        ('foo>=2; python_version > "3"', "foo", ">=2"),  # a marker: read by packaging's parser
+    ],
+)
+def test_requires_is_read_as_name_and_version_specifier(
+    requires: str, name: str, specifier: str
+) -> None:
+    parsed_name, parsed_specifier = _parse_requirement(requires)
+    assert (parsed_name, str(parsed_specifier)) == (name, specifier)
