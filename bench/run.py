@@ -2,7 +2,7 @@
 
     python bench/run.py                 # everything (creates the peers' venvs on first run)
     python bench/run.py --quick         # fewer rounds, for a smoke run
-    python bench/run.py --only calls    # calls | startup | throughput
+    python bench/run.py --only calls    # calls | chunks | startup | throughput
     python bench/run.py --no-peers      # ours, bare and the floor only (no venvs, no PyPI)
 
 Every figure is measured in one run, interleaved (round-robin over the contenders, in a shuffled
@@ -446,6 +446,26 @@ def bench_throughput(sink: Sink, rate: int, seconds: float) -> dict[str, object]
     return {"rate": rate, "seconds": seconds, "rows": rows}
 
 
+# --- our code per chunk ---------------------------------------------------------------------
+
+
+def bench_chunks(processes: int) -> dict[str, object]:
+    """``per_chunk.py`` in ``processes`` fresh processes; the median of each case."""
+    runs = []
+    for number in range(processes):
+        print(f"  per chunk {number + 1}/{processes}", file=sys.stderr)
+        done = subprocess.run(
+            [str(OURS_PYTHON), str(BENCH / "per_chunk.py")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    cases = {label: statistics.median(run[label] for run in runs) for label in runs[0]}
+    return {"processes": processes, "cases": cases}
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -499,6 +519,18 @@ def markdown(results: dict[str, object]) -> str:
                     f"{row['added_per_parsed_chunk_us']:.2f} |"
                 )
         out.append("")
+    chunks = results.get("chunks")
+    if chunks:
+        out.append(
+            "**Our code per chunk**: the stream proxy and stream state alone over chunks the SDK "
+            "already parsed, against iterating them bare (`bench/per_chunk.py`; median of "
+            f"{chunks['processes']} processes).\n"
+        )
+        out.append("| stream | added µs/chunk |")
+        out.append("|---|---:|")
+        for label, value in chunks["cases"].items():  # type: ignore[union-attr]
+            out.append(f"| {label} | {value:.2f} |")
+        out.append("")
     startup = results.get("startup")
     if startup:
         out.append(
@@ -534,7 +566,9 @@ def markdown(results: dict[str, object]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=("calls", "startup", "throughput"), action="append")
+    parser.add_argument(
+        "--only", choices=("calls", "chunks", "startup", "throughput"), action="append"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peers' venvs")
     parser.add_argument("--rounds", type=int, help="per-call rounds (default 15, quick 3)")
@@ -549,7 +583,7 @@ def main() -> None:
     options = parser.parse_args()
     global CLOCK
     CLOCK = "cpu_seconds" if options.clock == "cpu" else "seconds"
-    parts = options.only or ["calls", "startup", "throughput"]
+    parts = options.only or ["calls", "chunks", "startup", "throughput"]
     peers = [] if options.no_peers else ["genai-openai", "openllmetry", "openinference"]
     rounds = options.rounds or (3 if options.quick else 15)
     repetitions = options.repetitions or (5 if options.quick else 40)
@@ -566,6 +600,8 @@ def main() -> None:
     try:
         if "calls" in parts:
             results["calls"] = bench_calls(sink, peers, rounds)
+        if "chunks" in parts:
+            results["chunks"] = bench_chunks(3 if options.quick else 7)
         if "startup" in parts:
             results["startup"] = bench_startup(sink, repetitions, not options.no_peers)
         if "throughput" in parts:

@@ -1,0 +1,109 @@
+"""Our own code per streamed chunk, measured alone: the stream proxy and each provider's stream
+state iterating chunks the SDK already parsed, against iterating the same chunks bare.
+
+The end-to-end stream figures of ``run.py`` carry the SDK's parsing and a few µs of noise per
+chunk; this isolates what the agent adds to each chunk the app reads. The span is not ended
+(ending is per call, not per chunk). Prints one JSON object: µs per chunk by case.
+
+    python bench/per_chunk.py
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterator
+
+from anthropic.types import RawContentBlockDeltaEvent
+from openai.types.chat import ChatCompletionChunk
+
+from llmtrace_agent.genai import StreamProxy, StreamState
+from llmtrace_agent.instrumentors._anthropic_messages import MessageStreamState
+from llmtrace_agent.instrumentors.openai._choices import ChoicesStreamState
+from llmtrace_agent.instrumentors.openai.chat import ChatChoiceOutput
+
+CHUNKS = 2000
+ROUNDS = 200
+WARM_UP = 50  # rounds run first and not counted
+
+
+class Call:
+    """The stand-in for an LLMCall: what the proxy touches per chunk, and an ending that does
+    nothing (so no span is made)."""
+
+    ended = False
+
+    def mark_first_chunk(self) -> None:
+        pass
+
+    def end(self, error: BaseException | None = None) -> None:
+        self.ended = True
+
+
+def quiet(state_class: type[StreamState]) -> type[StreamState]:
+    """``state_class`` with an ending that records nothing (the stand-in call has no span)."""
+    return type(state_class.__name__, (state_class,), {"__slots__": (), "finish": _no_finish})
+
+
+def _no_finish(self: StreamState, call: object) -> None:
+    pass
+
+
+def openai_chunks() -> list[object]:
+    """A text stream as OpenAI sends it: the role in the first delta, then content only."""
+
+    def chunk(delta: dict[str, str]) -> object:
+        choice = {"index": 0, "delta": delta, "finish_reason": None}
+        return ChatCompletionChunk.model_validate(
+            {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+             "choices": [choice]}
+        )  # fmt: skip
+
+    return [chunk({"role": "assistant", "content": ""})] + [chunk({"content": "token"})] * CHUNKS
+
+
+def anthropic_chunks() -> list[object]:
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "t"},
+    }
+    return [RawContentBlockDeltaEvent.model_validate(delta)] * CHUNKS
+
+
+def per_chunk_us(chunks: list[object], new_state: Callable[[], StreamState] | None) -> float:
+    """Median µs per chunk of reading ``chunks``, bare (``new_state`` None) or through us."""
+
+    def stream() -> Iterator[object]:
+        if new_state is None:
+            return iter(chunks)
+        return StreamProxy(iter(chunks), Call(), new_state())  # type: ignore[arg-type]
+
+    samples = []
+    for round_number in range(WARM_UP + ROUNDS):
+        started = time.perf_counter()
+        for _chunk in stream():
+            pass
+        if round_number >= WARM_UP:
+            samples.append(time.perf_counter() - started)
+    return statistics.median(samples) / len(chunks) * 1e6
+
+
+def main() -> None:
+    openai, anthropic = openai_chunks(), anthropic_chunks()
+    chat, messages = quiet(ChoicesStreamState), quiet(MessageStreamState)
+    cases: dict[str, tuple[list[object], Callable[[], StreamState]]] = {
+        "openai chat, capture off": (openai, lambda: chat(None)),  # type: ignore[call-arg]
+        "openai chat, capture on": (openai, lambda: chat(ChatChoiceOutput)),  # type: ignore[call-arg]
+        "anthropic messages, capture off": (anthropic, lambda: messages(False)),  # type: ignore[call-arg]
+        "anthropic messages, capture on": (anthropic, lambda: messages(True)),  # type: ignore[call-arg]
+    }
+    results = {}
+    for label, (chunks, new_state) in cases.items():
+        results[label] = per_chunk_us(chunks, new_state) - per_chunk_us(chunks, None)
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
