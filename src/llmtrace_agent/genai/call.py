@@ -50,6 +50,7 @@ class LLMCall:
         "operation_name",
         "provider",
         "request_model",
+        "response_attributes",
         "response_model",
         "server_address",
         "server_port",
@@ -70,6 +71,9 @@ class LLMCall:
         self.usage: Usage | None = None
         self.first_chunk_at: float | None = None
         self.metric_attributes: dict[str, object] | None = None
+        # What the response tells, set on the span in one call when it ends (each SDK
+        # set_attribute takes the span's lock and validates on its own).
+        self.response_attributes: dict[str, object] = {}
         self.ended = False
         attributes = request.attributes
         attributes[semconv.GEN_AI_OPERATION_NAME] = operation_name
@@ -102,24 +106,24 @@ class LLMCall:
 
         ``metric_attributes`` go on the span and on the call's metrics too (a provider's metric
         refinements, e.g. ``openai.response.service_tier``)."""
-        span = self.span
+        recorded = self.response_attributes
         if isinstance(response_id, str) and response_id:
-            span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
+            recorded[semconv.GEN_AI_RESPONSE_ID] = response_id
         if isinstance(model, str) and model:
             self.response_model = model
-            span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, model)
+            recorded[semconv.GEN_AI_RESPONSE_MODEL] = model
         if finish_reasons:
             reasons = [reason if isinstance(reason, str) else "error" for reason in finish_reasons]
-            span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, reasons)
+            recorded[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
         if usage is not None:
             self.usage = usage
         if output_messages is not None and self.capture_content:
-            span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, to_json(output_messages))
+            recorded[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json(output_messages)
         if attributes:
-            span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+            recorded.update((k, v) for k, v in attributes.items() if v is not None)
         if metric_attributes:
             found = {k: v for k, v in metric_attributes.items() if v is not None}
-            span.set_attributes(found)
+            recorded.update(found)
             self.metric_attributes = {**(self.metric_attributes or {}), **found}
 
     def mark_first_chunk(self) -> None:
@@ -135,16 +139,20 @@ class LLMCall:
         duration = time.perf_counter() - self.started_at
         span = self.span
         usage = self.usage
+        recorded = self.response_attributes
         if usage is not None:
-            _set_usage(span, usage)
+            _add_usage(recorded, usage)
         if self.first_chunk_at is not None:
-            span.set_attribute(
-                semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_at - self.started_at
+            recorded[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (
+                self.first_chunk_at - self.started_at
             )
         error_type = None
         if error is not None:
             error_type = error_type_of(error)
-            span.set_attribute(semconv.ERROR_TYPE, error_type)
+            recorded[semconv.ERROR_TYPE] = error_type
+        if recorded:
+            span.set_attributes(recorded)  # type: ignore[arg-type]
+        if error is not None:
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
             if isinstance(error, Exception):
                 span.record_exception(error)
@@ -170,7 +178,7 @@ def _end_with_cost(
         span.end(end_time)
 
 
-def _set_usage(span: trace.Span, usage: Usage) -> None:
+def _add_usage(attributes: dict[str, object], usage: Usage) -> None:
     for key, value in (
         (semconv.GEN_AI_USAGE_INPUT_TOKENS, usage.input),
         (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output),
@@ -179,7 +187,7 @@ def _set_usage(span: trace.Span, usage: Usage) -> None:
         (semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning),
     ):
         if value is not None:
-            span.set_attribute(key, value)
+            attributes[key] = value
 
 
 def error_type_of(error: BaseException) -> str:
