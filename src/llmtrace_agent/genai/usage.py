@@ -125,7 +125,8 @@ def wait_for_prices() -> None:
 
 def _forget_loader_in_child() -> None:
     """A forked child has no loader thread, and its parent's deferred spans are not its own."""
-    global _loader
+    global _loader, _lock
+    _lock = threading.Lock()  # another thread may have held it at the fork
     _waiting.clear()
     if not _loaded:
         _loader = None
