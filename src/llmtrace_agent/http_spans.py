@@ -3,8 +3,9 @@
 One CLIENT span per request sent, following the stable OpenTelemetry HTTP client conventions
 (``docs/http/http-spans.md``): named after the method, with ``http.request.method``,
 ``url.full`` (credentials and signed-URL secrets redacted), ``server.address``,
-``server.port``, ``http.response.status_code``, and ``error.type`` plus status ERROR for
-4xx/5xx answers and transport errors. Request and response headers are never recorded.
+``server.port``, ``http.response.status_code``, ``network.protocol.version``, and
+``error.type`` plus status ERROR for 4xx/5xx answers and transport errors. Request and response
+headers are never recorded.
 
 The request carries ``traceparent``/``tracestate``/``baggage`` with this span as parent, unless
 the caller set ``traceparent`` itself. A request is passed through untouched (no span, nothing
@@ -15,7 +16,7 @@ under requests) or when its URL matches ``LLMTRACE_HTTP_EXCLUDE_URLS``. Inside a
 still injected, so a traced LLM server joins the trace.
 
 An instrumentor's wrapper calls ``start_request`` and, when it gets a scope, runs the library
-call inside ``with scope:`` and reports ``scope.response(status_code)``.
+call inside ``with scope:`` and reports ``scope.response(status_code, protocol_version)``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from llmtrace_agent.semconv import (
     HTTP_REQUEST_METHOD_ORIGINAL,
     HTTP_REQUEST_RESEND_COUNT,
     HTTP_RESPONSE_STATUS_CODE,
+    NETWORK_PROTOCOL_VERSION,
     SERVER_ADDRESS,
     SERVER_PORT,
     URL_FULL,
@@ -57,6 +59,13 @@ KNOWN_METHODS = frozenset(
 )
 """RFC 9110 methods, PATCH (RFC 5789) and QUERY: the conventions' default "known" methods.
 ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` replaces the list, as the conventions require."""
+
+# ``network.protocol.version`` from what the libraries report: httpx's ``http_version`` strings and
+# urllib3's ``version`` integers (which requests exposes as ``response.raw.version``).
+_PROTOCOL_VERSIONS: dict[object, str] = {
+    "HTTP/0.9": "0.9", "HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2": "2", "HTTP/3": "3",
+    9: "0.9", 10: "1.0", 11: "1.1", 20: "2", 30: "3",
+}  # fmt: skip
 
 SENSITIVE_QUERY_PARAMETERS = frozenset(
     (
@@ -149,13 +158,17 @@ class HTTPRequestScope:
                     headers[name] = injected[name] = value
             _last_injected.set((injected, resend_count))
 
-    def response(self, status_code: int) -> None:
-        """Record the response status; 4xx and 5xx make a client span an error."""
+    def response(self, status_code: int, protocol_version: object = None) -> None:
+        """Record the response status (4xx and 5xx make a client span an error) and the HTTP
+        version the library reports (``"HTTP/2"``, or urllib3's ``11``)."""
         span = self._span
         if span is None:
             return
         with internal_errors:
             span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status_code)
+            version = _PROTOCOL_VERSIONS.get(protocol_version)  # type: ignore[arg-type]
+            if version is not None:
+                span.set_attribute(NETWORK_PROTOCOL_VERSION, version)
             if status_code >= 400 or status_code < 100:
                 span.set_attribute(ERROR_TYPE, str(status_code))
                 span.set_status(_ERROR)

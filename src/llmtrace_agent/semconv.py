@@ -22,6 +22,7 @@ from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_RESEND_COUNT,
     HTTP_RESPONSE_STATUS_CODE,
 )
+from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.semconv.attributes.url_attributes import URL_FULL
 
@@ -108,6 +109,7 @@ __all__ = [
     "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_REQUEST_RESEND_COUNT",
     "HTTP_RESPONSE_STATUS_CODE",
+    "NETWORK_PROTOCOL_VERSION",
     "SERVER_ADDRESS",
     "SERVER_PORT",
     "URL_FULL",

@@ -24,6 +24,7 @@ def test_request_records_a_client_span_with_the_stable_http_attributes(
         "server.address": "127.0.0.1",
         "server.port": http_server.port,
         "http.response.status_code": 200,
+        "network.protocol.version": "1.1",
     }
     received = http_server.only_request().headers["traceparent"]
     assert traceparent_ids(received) == (span.trace_id, span.span_id)

@@ -66,7 +66,7 @@ class HTTPXInstrumentor(Instrumentor):
                 return wrapped(*args, **kwargs)
             with scope:
                 response = wrapped(*args, **kwargs)
-                scope.response(response.status_code)
+                scope.response(response.status_code, response.http_version)
             return response
 
         async def send_single_request_async(
@@ -81,7 +81,7 @@ class HTTPXInstrumentor(Instrumentor):
                 return await wrapped(*args, **kwargs)
             with scope:
                 response = await wrapped(*args, **kwargs)
-                scope.response(response.status_code)
+                scope.response(response.status_code, response.http_version)
             return response
 
         for path, wrapper in (

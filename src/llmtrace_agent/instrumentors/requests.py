@@ -44,7 +44,7 @@ class RequestsInstrumentor(Instrumentor):
                 return wrapped(*args, **kwargs)
             with scope:
                 response = wrapped(*args, **kwargs)
-                scope.response(response.status_code)
+                scope.response(response.status_code, getattr(response.raw, "version", None))
             return response
 
         if not self.wrap(module, "adapters.HTTPAdapter.send", send):

@@ -73,7 +73,7 @@ class Urllib3Instrumentor(Instrumentor):
                 return wrapped(*args, **kwargs)
             with scope:
                 response = wrapped(*args, **kwargs)
-                scope.response(response.status)
+                scope.response(response.status, response.version)
             return response
 
         if not self.wrap(module, "connectionpool.HTTPConnectionPool.urlopen", urlopen):
