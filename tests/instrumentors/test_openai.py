@@ -210,6 +210,8 @@ def test_azure_client_is_provider_azure_ai_openai_on_its_own_host(agent, fake_op
     assert span.attributes[semconv.SERVER_PORT] == 443
     assert not any(name.startswith("openai.") for name in span.attributes)  # spec: not OpenAI's
     assert "/openai/deployments/my-gpt4o-deployment/" in fake_openai.last_request().path
+    assert span.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
+    assert span.attributes[semconv.GEN_AI_USAGE_COST] > 0  # priced by the model Azure answered
 
 
 def test_async_azure_client_is_provider_azure_ai_openai(agent, fake_openai):

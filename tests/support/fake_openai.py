@@ -112,11 +112,15 @@ class FakeOpenAI:
 
 # --- default answers -----------------------------------------------------------------------------
 
+AZURE_DEPLOYMENT_MODEL = "gpt-4o-2024-08-06"
+
 
 def default_reply(request: ReceivedRequest) -> Reply:
     """A plausible answer to ``request``, chosen by its path and body."""
     body = request.body if isinstance(request.body, dict) else {}
-    model = body.get("model") or request.path.split("/deployments/")[-1].split("/")[0]
+    model = body.get("model")
+    if "/deployments/" in request.path:  # Azure answers with the deployment's model, not its name
+        model = AZURE_DEPLOYMENT_MODEL
     stream = body.get("stream") is True
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     path = request.path.split("?")[0]
