@@ -166,12 +166,13 @@ class HTTPRequestScope:
             return
         with internal_errors:
             span.set_attribute(HTTP_RESPONSE_STATUS_CODE, status_code)
-            version = _PROTOCOL_VERSIONS.get(protocol_version)  # type: ignore[arg-type]
-            if version is not None:
-                span.set_attribute(NETWORK_PROTOCOL_VERSION, version)
             if status_code >= 400 or status_code < 100:
                 span.set_attribute(ERROR_TYPE, str(status_code))
                 span.set_status(_ERROR)
+            # Last: an odd value from a library (unhashable) must not cost the error status.
+            version = _PROTOCOL_VERSIONS.get(protocol_version)  # type: ignore[arg-type]
+            if version is not None:
+                span.set_attribute(NETWORK_PROTOCOL_VERSION, version)
 
     def __enter__(self) -> HTTPRequestScope:
         self._flag_token = inside_http_request.set(True)
