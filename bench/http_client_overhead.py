@@ -64,7 +64,7 @@ def main() -> None:
         )
         import requests
 
-        from llmtrace_agent import agent
+        from llmtrace_agent._runtime import agent
 
         assert agent.registry is not None
         instrumentors = [

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from anthropic.types import RawContentBlockDeltaEvent
 from openai.types.chat import ChatCompletionChunk
 
-from llmtrace_agent.genai import StreamProxy, StreamState
-from llmtrace_agent.instrumentors._anthropic_messages import MessageStreamState
+from llmtrace_agent.instrumentors.anthropic.messages import MessageStreamState
 from llmtrace_agent.instrumentors.openai._choices import ChoicesStreamState
 from llmtrace_agent.instrumentors.openai.chat import ChatChoiceOutput
+from llmtrace_agent.toolkit.genai import StreamProxy, StreamState
 
 CHUNKS = 2000
 ROUNDS = 200

@@ -45,7 +45,7 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         chunks = [{"content": piece} for piece in PITCH]
-        for index, delta in enumerate(chunks + [{}]):
+        for index, delta in enumerate([*chunks, {}]):
             reason = None if delta else "stop"
             choice = {"index": 0, "delta": delta, "finish_reason": reason}
             self._event({**base, "object": "chat.completion.chunk", "choices": [choice]})

@@ -7,7 +7,7 @@ import sys
 import time
 
 import llmtrace_agent
-from llmtrace_agent import _agent_state
+from llmtrace_agent._runtime import agent_state
 from tests.support.agent import InProcessAgent, clean_env, code
 from tests.support.http_server import RecordingHTTPServer
 from tests.support.otlp_receiver import OTLPReceiver
@@ -27,9 +27,9 @@ def run_python(source: str, receiver: OTLPReceiver, **env: str) -> subprocess.Co
 def test_start_again_does_nothing_and_keeps_the_first_configuration(
     agent: InProcessAgent,
 ) -> None:
-    before = _agent_state.config
+    before = agent_state.config
     assert llmtrace_agent.start(capture_content=True) is False
-    assert _agent_state.config is before
+    assert agent_state.config is before
     assert before.capture_content is False
 
 

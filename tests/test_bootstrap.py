@@ -37,7 +37,7 @@ def user_sitecustomize(directory: Path, source: str) -> Path:
 
 
 def test_agent_is_started_before_the_program_runs() -> None:
-    result = run_traced(code("import llmtrace_agent._agent_state as s; print(s.started)"))
+    result = run_traced(code("import llmtrace_agent._runtime.agent_state as s; print(s.started)"))
     assert result.stdout == "True\n", result.stderr
 
 
@@ -62,7 +62,7 @@ MARKING_SITECUSTOMIZE = """
 """
 SHOW_BOTH = """
     import sys
-    import llmtrace_agent._agent_state as state
+    import llmtrace_agent._runtime.agent_state as state
     print(getattr(sys, "user_sitecustomize_ran", False), state.started)
 """
 
@@ -288,7 +288,7 @@ def test_python_without_the_package_installed_still_starts_the_agent() -> None:
     if sys.prefix == sys.base_prefix:
         pytest.skip("the tests do not run in a virtual environment")
     base_python = sys._base_executable  # type: ignore[attr-defined]
-    probe = "import llmtrace_agent._agent_state as s, sys; print(s.started, sys.executable)"
+    probe = "import llmtrace_agent._runtime.agent_state as s, sys; print(s.started, sys.executable)"
     result = subprocess.run(
         launcher("--", base_python, "-c", probe), env=clean_env(), capture_output=True, text=True
     )

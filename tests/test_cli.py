@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from llmtrace_agent._runtime.config import SETTINGS
 from llmtrace_agent._version import __version__
 from llmtrace_agent.cli import _OPTIONS, bootstrap_dir, python_flags_that_disable
-from llmtrace_agent.config import SETTINGS
 from tests.support.agent import REPO, clean_env, code, launcher, run_launcher
 
 PYTHON = sys.executable
@@ -110,9 +110,9 @@ def test_python_finds_the_agents_sitecustomize() -> None:
 
 SHOW_SETTING = """
     import os, sys
-    from llmtrace_agent import _agent_state
+    from llmtrace_agent._runtime import agent_state
     variable, field = sys.argv[1:]
-    print(os.environ.get(variable), getattr(_agent_state.config, field))
+    print(os.environ.get(variable), getattr(agent_state.config, field))
 """
 
 
@@ -218,7 +218,7 @@ def test_info_prints_the_configuration_from_the_environment() -> None:
 
 def test_info_lists_the_installed_plugins_without_importing_their_targets() -> None:
     result = run_launcher(["--info"])
-    assert re.search(r"^requests +loaded +targets=requests$", result.stdout, re.MULTILINE)
+    assert re.search(r"^requests +waiting +targets=requests$", result.stdout, re.MULTILINE)
 
 
 def test_info_reports_invalid_settings() -> None:
@@ -304,7 +304,7 @@ def test_python_options_are_parsed_as_python_parses_them(args: list[str], found:
 
 # --- the installed script and the checkout script ---------------------------------------------
 
-RUNS_TRACED = "import llmtrace_agent._agent_state as s; print(s.started)"
+RUNS_TRACED = "import llmtrace_agent._runtime.agent_state as s; print(s.started)"
 
 
 def test_console_script_runs_the_command_traced() -> None:
@@ -333,6 +333,12 @@ def test_launcher_imports_nothing_heavy_before_exec() -> None:
         text=True,
     )
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines()}
-    heavy = {"opentelemetry", "wrapt", "importlib.metadata", "llmtrace_agent.plugins", "logging"}
+    heavy = {
+        "opentelemetry",
+        "wrapt",
+        "importlib.metadata",
+        "llmtrace_agent._runtime.plugins",
+        "logging",
+    }
     assert "llmtrace_agent.cli" in imported
     assert not heavy & imported

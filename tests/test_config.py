@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from llmtrace_agent.config import SETTINGS, Config, markdown_table
+from llmtrace_agent._runtime.config import SETTINGS, Config, markdown_table
 from tests.support.agent import REPO, code, run_traced
 
 # --- defaults and derived defaults -------------------------------------------------------------
@@ -196,8 +196,10 @@ def test_replace_returns_a_changed_copy() -> None:
 
 def test_only_config_and_the_launcher_read_the_environment() -> None:
     readers = []
-    for path in (REPO / "src" / "llmtrace_agent").rglob("*.py"):
-        if path.name in ("config.py", "cli.py") and path.parent.name == "llmtrace_agent":
+    package = REPO / "src" / "llmtrace_agent"
+    allowed = {package / "_runtime" / "config.py", package / "cli.py"}
+    for path in [*package.rglob("*.py"), *(REPO / "instrumentors").rglob("*.py")]:
+        if path in allowed:
             continue
         if re.search(r"os\.environ|getenv\(", path.read_text()):
             readers.append(str(path.relative_to(REPO)))
@@ -242,7 +244,8 @@ def test_bad_value_warns_once_on_stderr_and_the_program_runs(
 def test_traced_program_gets_its_configuration_from_the_environment() -> None:
     env = {"LLMTRACE_CAPTURE_CONTENT": "true", "OTEL_SERVICE_NAME": "svc"}
     result = run_traced(
-        code("from llmtrace_agent import _agent_state; print(repr(_agent_state.config))"), env=env
+        code("from llmtrace_agent._runtime import agent_state; print(repr(agent_state.config))"),
+        env=env,
     )
     assert "capture_content=True" in result.stdout
     assert "service_name='svc'" in result.stdout

@@ -15,8 +15,8 @@ from types import ModuleType
 import pytest
 from opentelemetry import trace
 
-from llmtrace_agent import declarative
-from llmtrace_agent.declarative import AccessorRefused, parse_accessor
+from llmtrace_agent._app import declarative
+from llmtrace_agent._app.declarative import AccessorRefused, parse_accessor
 from tests.support.agent import InProcessAgent, run_traced
 from tests.support.otlp_receiver import OTLPReceiver
 

@@ -171,7 +171,7 @@ def test_console_marks_failed_spans() -> None:
 def test_console_shows_model_tokens_and_cost_of_llm_spans() -> None:
     app = """
         from opentelemetry import trace
-        from llmtrace_agent import semconv
+        from llmtrace_agent.toolkit import semconv
         attributes = {
             semconv.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
             semconv.GEN_AI_USAGE_INPUT_TOKENS: 12,

@@ -6,8 +6,8 @@ import pytest
 import requests
 from opentelemetry import baggage, context, trace
 
-from llmtrace_agent.context_flags import inside_llm_call
-from llmtrace_agent.http_spans import error_type, redact_url
+from llmtrace_agent.toolkit.context_flags import inside_llm_call
+from llmtrace_agent.toolkit.http_spans import error_type, redact_url
 from tests.support.agent import InProcessAgent
 from tests.support.http_server import RecordingHTTPServer, traceparent_ids
 

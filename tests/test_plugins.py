@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llmtrace_agent.plugins import _parse_requirement, discover
+from llmtrace_agent._runtime.plugins import _parse_requirement, discover
 from tests.support.agent import code, run_launcher, run_traced
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 from tests.support.plugins import write_distribution
@@ -148,7 +148,7 @@ def test_target_imported_in_a_thread_is_patched(
 def test_patching_twice_wraps_once(receiver: OTLPReceiver, example_plugin_dir: Path) -> None:
     app = """
         import example_target
-        from llmtrace_agent import agent
+        from llmtrace_agent._runtime import agent
         instrumentor = agent.registry.statuses["example"].instrumentor
         instrumentor.instrument(example_target)
         instrumentor.instrument(example_target)
@@ -165,10 +165,11 @@ def test_uninstrument_restores_the_original(
 ) -> None:
     app = """
         import example_target
-        from llmtrace_agent import agent
+        from llmtrace_agent._runtime import agent
         agent.registry.uninstrument_all()
         example_target.greet("untraced")
-        print(hasattr(example_target.greet, "__wrapped__"), agent.status().split()[1])
+        [example] = [line for line in agent.status().splitlines() if line.startswith("example")]
+        print(hasattr(example_target.greet, "__wrapped__"), example.split()[1])
     """
     result = run_traced(code(app), receiver, env=with_plugins(example_plugin_dir))
     assert result.stdout == "False loaded\n", result.stderr
@@ -195,7 +196,7 @@ def test_exception_of_the_target_passes_through_the_plugin(
 # --- a failing plugin never stops the others ------------------------------------------------------
 
 INSTRUMENTOR_MODULE = """
-    from llmtrace_agent.instrumentor import Instrumentor
+    from llmtrace_agent.toolkit.instrumentor import Instrumentor
 
     class Plugin(Instrumentor):
         name = "{name}"

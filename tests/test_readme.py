@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from llmtrace_agent.config import markdown_table
+from llmtrace_agent._runtime.config import markdown_table
 from tests.support.agent import REPO
 
 README = (REPO / "README.md").read_text()
@@ -15,7 +15,9 @@ def test_configuration_table_is_the_one_config_generates() -> None:
     start = README.index(header)
     end = README.find("\n\n", start)
     table = README[start : end if end != -1 else None].strip()
-    assert table == markdown_table(), "paste llmtrace_agent.config.markdown_table() into README"
+    assert table == markdown_table(), (
+        "paste llmtrace_agent._runtime.config.markdown_table() into README"
+    )
 
 
 def test_plugin_section_shows_the_example_plugin_in_full() -> None:

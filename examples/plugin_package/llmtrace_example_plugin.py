@@ -24,7 +24,7 @@ class ExampleInstrumentor(Instrumentor):
     def instrument(self, module: ModuleType) -> None:
         from opentelemetry import trace
 
-        from llmtrace_agent.guard import internal_errors
+        from llmtrace_agent.toolkit.guard import internal_errors
 
         def traced_greet(
             wrapped: Callable[..., str],

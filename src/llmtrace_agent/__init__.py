@@ -21,13 +21,13 @@ __all__ = [
 ]
 
 _LAZY = {
-    "start": "llmtrace_agent.agent",
-    "flush": "llmtrace_agent.agent",
-    "shutdown": "llmtrace_agent.agent",
-    "status": "llmtrace_agent.agent",
-    "Instrumentor": "llmtrace_agent.instrumentor",
-    "observe": "llmtrace_agent.observation",
-    "attributes": "llmtrace_agent.context_attributes",
+    "start": "llmtrace_agent._runtime.agent",
+    "flush": "llmtrace_agent._runtime.agent",
+    "shutdown": "llmtrace_agent._runtime.agent",
+    "status": "llmtrace_agent._runtime.agent",
+    "Instrumentor": "llmtrace_agent.toolkit.instrumentor",
+    "observe": "llmtrace_agent._app.observation",
+    "attributes": "llmtrace_agent._app.context_attributes",
 }
 
 
@@ -44,7 +44,7 @@ def __getattr__(name: str) -> object:
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from llmtrace_agent.agent import flush, shutdown, start, status
-    from llmtrace_agent.context_attributes import attributes
-    from llmtrace_agent.instrumentor import Instrumentor
-    from llmtrace_agent.observation import observe
+    from llmtrace_agent._app.context_attributes import attributes
+    from llmtrace_agent._app.observation import observe
+    from llmtrace_agent._runtime.agent import flush, shutdown, start, status
+    from llmtrace_agent.toolkit.instrumentor import Instrumentor

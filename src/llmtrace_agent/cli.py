@@ -166,7 +166,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _print_help() -> None:
-    from llmtrace_agent.config import SETTINGS
+    from llmtrace_agent._runtime.config import SETTINGS
 
     width = max(len(setting.env) for setting in SETTINGS)
     lines = [USAGE, "environment variables:"]
@@ -177,8 +177,8 @@ def _print_help() -> None:
 
 
 def _print_info(env: dict[str, str]) -> None:
-    from llmtrace_agent.config import Config
-    from llmtrace_agent.plugins import PluginRegistry, discover
+    from llmtrace_agent._runtime.config import Config
+    from llmtrace_agent._runtime.plugins import PluginRegistry, discover
 
     config = Config.from_env(env)
     for warning in config.warnings:

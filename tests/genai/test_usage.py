@@ -6,7 +6,7 @@ from genai_prices import calc_price
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmtrace_agent.genai.usage import Usage, cost_usd
+from llmtrace_agent.toolkit.genai.usage import Usage, cost_usd
 
 MODELS = [
     ("openai", "gpt-4o-mini"),

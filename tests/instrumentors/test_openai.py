@@ -15,7 +15,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from llmtrace_agent import semconv
+from llmtrace_agent.toolkit import semconv
 from tests.support.fake_openai import (
     API_KEY,
     AZURE_HOST,

@@ -6,7 +6,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from llmtrace_agent import semconv
+from llmtrace_agent.toolkit import semconv
 from tests.support.agent import run_traced
 from tests.support.fake_openai import API_KEY
 

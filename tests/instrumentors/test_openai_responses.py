@@ -7,7 +7,7 @@ import asyncio
 
 from pydantic import BaseModel
 
-from llmtrace_agent import semconv
+from llmtrace_agent.toolkit import semconv
 from tests.support.fake_openai import (
     Reply,
     async_client,

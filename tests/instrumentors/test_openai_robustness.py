@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmtrace_agent import semconv
+from llmtrace_agent.toolkit import semconv
 from tests.support.fake_openai import (
     Reply,
     chat_chunks,

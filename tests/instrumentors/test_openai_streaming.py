@@ -10,7 +10,7 @@ import gc
 import openai
 import pytest
 
-from llmtrace_agent import semconv
+from llmtrace_agent.toolkit import semconv
 from tests.support.fake_openai import (
     Reply,
     async_client,

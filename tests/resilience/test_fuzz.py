@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from llmtrace_agent import guard, semconv
+from llmtrace_agent.toolkit import guard, semconv
 from tests.support import fake_openai as fake
 from tests.support.agent import InProcessAgent
 from tests.support.fake_openai import FakeOpenAI, Reply, chat_chunks, chat_completion

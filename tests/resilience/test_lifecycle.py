@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from llmtrace_agent import semconv
+from llmtrace_agent.toolkit import semconv
 from tests.resilience.collectors import slow
 from tests.support import fake_openai as fake
 from tests.support.agent import InProcessAgent, run_traced
@@ -90,7 +90,7 @@ def test_uninstrument_then_instrument_again_gives_one_span_per_call(
 ) -> None:
     run_app(
         """
-from llmtrace_agent import agent
+from llmtrace_agent._runtime import agent
 call("before")
 openai_plugin = agent.registry.statuses["openai"].instrumentor
 agent.registry.uninstrument_all()

@@ -16,7 +16,7 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 
-from llmtrace_agent.span_queue import SpanQueue
+from llmtrace_agent._pipeline.span_queue import SpanQueue
 from tests.resilience.collectors import HangingCollector
 from tests.support.agent import run_traced
 from tests.support.otlp_receiver import OTLPReceiver

@@ -18,7 +18,7 @@ import pytest
 import requests
 import urllib3
 
-from llmtrace_agent.genai.content import TRUNCATION_MARK
+from llmtrace_agent.toolkit.genai.content import TRUNCATION_MARK
 from tests.support import fake_openai as fake
 from tests.support.agent import InProcessAgent, run_traced
 from tests.support.fake_anthropic import FakeAnthropic

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import llmtrace_agent
-from llmtrace_agent import _agent_state
+from llmtrace_agent._runtime import agent_state
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ class InProcessAgent:
             bsp_schedule_delay_ms=100,
             capture_content=False,
         )
-        self.base_config = _agent_state.config
+        self.base_config = agent_state.config
 
     def flush(self) -> None:
         assert llmtrace_agent.flush(10.0), "flush timed out"
@@ -50,11 +50,11 @@ class InProcessAgent:
     @contextmanager
     def configured(self, **changes: object) -> Iterator[None]:
         """Run a block with some settings changed (e.g. ``capture_content=True``)."""
-        _agent_state.config = self.base_config.replace(**changes)
+        agent_state.config = self.base_config.replace(**changes)
         try:
             yield
         finally:
-            _agent_state.config = self.base_config
+            agent_state.config = self.base_config
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -38,17 +38,17 @@ def _run_next_sitecustomize() -> None:
 def _start_agent() -> None:
     try:
         try:
-            import llmtrace_agent.agent
+            import llmtrace_agent._runtime.agent
         except ImportError:
             # An interpreter other than the launcher's, or a checkout: the package sits two
             # levels up. Appended, so the application's own packages still win.
             sys.path.append(os.path.dirname(os.path.dirname(_HERE)))
-            import llmtrace_agent.agent
+            import llmtrace_agent._runtime.agent
 
-        llmtrace_agent.agent.start()
+        llmtrace_agent._runtime.agent.start()
     except Exception as exc:  # the agent is optional; the user's program is not
         sys.stderr.write(f"llmtrace-agent: not started, your program runs untraced: {exc!r}\n")
-        _log = sys.modules.get("llmtrace_agent._log")
+        _log = sys.modules.get("llmtrace_agent._runtime.log")
         if _log is not None and getattr(_log, "debug_enabled", False):
             import traceback
 

@@ -1,0 +1,113 @@
+"""Raw responses (``with_raw_response`` / ``with_streaming_response``): the call's span stays open
+until the user parses the body, closes the response, or drops it.
+
+``parse()`` returning a complete response records it and ends the span; returning a stream
+hands the span over to a genai stream proxy (then the span ends with that stream). The user
+gets the SDK's own objects back, behind transparent wrapt proxies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import wrapt
+from openai import AsyncStream
+
+from llmtrace_agent.toolkit import genai, guard
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from llmtrace_agent.instrumentors.openai._base import OpenAIOperation
+    from llmtrace_agent.toolkit.genai import LLMCall
+
+
+class LegacyRawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A ``LegacyAPIResponse`` whose body is still arriving (``with_raw_response``, streamed)."""
+
+    def __init__(self, response: object, call: LLMCall, operation: OpenAIOperation) -> None:
+        super().__init__(response)
+        self._self_call = call
+        self._self_operation = operation
+        self._self_stream: object = None
+
+    def parse(self, *args: object, **kwargs: object) -> object:
+        try:
+            parsed = self.__wrapped__.parse(*args, **kwargs)
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        return self._self_adopt(parsed)
+
+    def _self_adopt(self, parsed: object) -> object:
+        """What ``parse()`` returns: the parsed object, or our proxy of the stream it is."""
+        stream = self._self_stream
+        if stream is not None:  # parsed before: the SDK returns its cached object again
+            return stream if stream.__wrapped__ is parsed else parsed  # type: ignore[attr-defined]
+        call = self._self_call
+        if call.ended:
+            return parsed
+        operation = self._self_operation
+        try:
+            state = operation.stream_state(call, parsed)
+            if state is not None:
+                proxy = (
+                    genai.AsyncStreamProxy if isinstance(parsed, AsyncStream) else genai.StreamProxy
+                )
+                self._self_stream = proxy(parsed, call, state)
+                return self._self_stream
+            operation.record_response(call, parsed)
+        except Exception as exc:
+            self._self_end(None)
+            guard.handle(exc)
+            return parsed
+        self._self_end(None)
+        return parsed
+
+    def _self_end(self, error: BaseException | None) -> None:
+        if self._self_stream is None:
+            try:
+                self._self_call.end(error)
+            except Exception as exc:
+                guard.handle(exc)
+
+    def __del__(self) -> None:
+        # Dropped without being parsed or closed: end the span with what is known.
+        with contextlib.suppress(Exception):
+            self._self_end(None)
+
+
+class RawResponseProxy(LegacyRawResponseProxy):
+    """An ``APIResponse`` (``with_streaming_response``): its context manager closes it."""
+
+    def close(self) -> object:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            stream = self._self_stream
+            if stream is not None:
+                stream.close()  # ends the span with what the stream delivered
+            else:
+                self._self_end(None)
+
+
+class AsyncRawResponseProxy(LegacyRawResponseProxy):
+    """An ``AsyncAPIResponse`` (async ``with_streaming_response``): ``parse`` and ``close`` are
+    coroutines."""
+
+    async def parse(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        try:
+            parsed = await self.__wrapped__.parse(*args, **kwargs)
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        return self._self_adopt(parsed)
+
+    async def close(self) -> object:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            stream = self._self_stream
+            if stream is not None:
+                await stream.close()
+            else:
+                self._self_end(None)

@@ -1,0 +1,1 @@
+"""Private: where finished spans and metrics go: providers, span queue, processors, exporters."""

@@ -1,0 +1,326 @@
+"""The OpenTelemetry SDK side: providers, exporters, flush and bounded shutdown.
+
+Instrumentation code depends only on the OpenTelemetry API. The global providers installed
+here are lazy: the SDK and the exporters are imported and started on the first span or metric,
+not at start-up and never inside an import hook.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+import weakref
+
+from opentelemetry import metrics as metrics_api
+from opentelemetry import trace as trace_api
+
+from llmtrace_agent._runtime import agent_state, log
+from llmtrace_agent._version import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import requests
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from llmtrace_agent._runtime.config import Config
+
+_lock = threading.RLock()
+_installed = False
+_tracer_provider: TracerProvider | None = None
+_meter_provider: MeterProvider | None = None
+_shut_down = False
+
+
+class _LazyTracerProvider(trace_api.TracerProvider):
+    """Global provider whose SDK is built on the first ``get_tracer`` that is actually used."""
+
+    def get_tracer(self, *args: object, **kwargs: object) -> trace_api.Tracer:
+        return sdk_tracer_provider().get_tracer(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class _LazyMeterProvider(metrics_api.MeterProvider):
+    """Global meter provider, built like the tracer provider on first use."""
+
+    def get_meter(self, *args: object, **kwargs: object) -> metrics_api.Meter:
+        provider = sdk_meter_provider()
+        if provider is None:
+            return metrics_api.NoOpMeter(*args, **kwargs)  # type: ignore[arg-type]
+        return provider.get_meter(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def install_global_providers() -> None:
+    """Make the agent's lazy providers the global ones, unless the app already set its own."""
+    global _installed
+    with _lock:
+        if _installed or not agent_state.config.enabled:
+            return
+        _installed = True
+        if isinstance(trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider):
+            trace_api.set_tracer_provider(_LazyTracerProvider())
+        else:
+            log.warning(
+                "the application set its own TracerProvider first; the agent's spans go to it"
+            )
+        if agent_state.config.metrics_exporter != "none" and isinstance(
+            metrics_api.get_meter_provider(), metrics_api._internal._ProxyMeterProvider
+        ):
+            metrics_api.set_meter_provider(_LazyMeterProvider())
+
+
+def sdk_tracer_provider() -> TracerProvider:
+    """The SDK tracer provider, built from the active config on first call."""
+    global _tracer_provider
+    provider = _tracer_provider
+    if provider is not None:
+        return provider
+    with _lock:
+        if _tracer_provider is None:
+            _tracer_provider = _build_tracer_provider(agent_state.config)
+            _register_exit_handlers()
+        return _tracer_provider
+
+
+def sdk_meter_provider() -> MeterProvider | None:
+    """The SDK meter provider, or None when metrics are off."""
+    global _meter_provider
+    config = agent_state.config
+    if config.metrics_exporter == "none":
+        return None
+    with _lock:
+        if _meter_provider is None:
+            _meter_provider = _build_meter_provider(config)
+            _register_exit_handlers()
+        return _meter_provider
+
+
+def _build_tracer_provider(config: Config) -> TracerProvider:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider(
+        resource=_resource(config), sampler=_sampler(config), shutdown_on_exit=False
+    )
+    from llmtrace_agent._pipeline.context_attributes_processor import ContextAttributesProcessor
+
+    provider.add_span_processor(ContextAttributesProcessor())  # first: exporters see the labels
+    for name in config.exporters:
+        processor = _span_processor(name, config)
+        if processor is not None:
+            provider.add_span_processor(processor)
+    log.debug(f"tracing started: exporters={','.join(config.exporters)}")
+    return provider
+
+
+def _span_processor(name: str, config: Config) -> SpanProcessor | None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    if name == "console":
+        from llmtrace_agent._pipeline.exporters.console import ConsoleTreeExporter
+
+        return SimpleSpanProcessor(ConsoleTreeExporter())
+    exporter: SpanExporter
+    if name == "file":
+        from llmtrace_agent._pipeline.exporters.file import OTLPJsonFileExporter
+
+        exporter = OTLPJsonFileExporter(config.file_path)
+    elif name == "otlp":
+        exporter = _otlp_span_exporter(config)
+    else:
+        return None
+    from llmtrace_agent._pipeline.span_queue import SpanQueue
+
+    return SpanQueue(
+        exporter,
+        max_queue_size=config.bsp_max_queue_size,
+        max_export_batch_size=config.bsp_max_export_batch_size,
+        schedule_delay_s=config.bsp_schedule_delay_ms / 1000,
+        shutdown_timeout_s=config.shutdown_timeout,
+    )
+
+
+def otlp_endpoint(config: Config, signal: str) -> str | None:
+    """The URL for ``signal`` ("traces" or "metrics") per the OTLP exporter specification."""
+    specific = config.otlp_traces_endpoint if signal == "traces" else config.otlp_metrics_endpoint
+    if specific:
+        return specific
+    if not config.otlp_endpoint:
+        return None
+    if config.otlp_protocol == "grpc":
+        return config.otlp_endpoint
+    return config.otlp_endpoint.rstrip("/") + "/v1/" + signal
+
+
+def _otlp_span_exporter(config: Config) -> SpanExporter:
+    endpoint = otlp_endpoint(config, "traces")
+    if config.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter(endpoint=endpoint)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HTTPSpanExporter,
+    )
+
+    return HTTPSpanExporter(endpoint=endpoint, session=_fork_safe_session())
+
+
+def _fork_safe_session() -> requests.Session:
+    """An HTTP session for an OTLP exporter whose keep-alive connections a forked child drops.
+
+    Otherwise parent and child write their requests into the same keep-alive connection, and
+    the collector reads a corrupt mix of both.
+    """
+    import requests
+
+    session = requests.Session()
+    if hasattr(os, "register_at_fork"):
+        reference = weakref.ref(session)
+
+        def drop_inherited_connections() -> None:
+            inherited = reference()
+            if inherited is not None:
+                inherited.close()  # its pools stay usable and open new connections
+
+        os.register_at_fork(after_in_child=drop_inherited_connections)
+    return session
+
+
+def _build_meter_provider(config: Config) -> MeterProvider:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+
+    exporter: MetricExporter
+    if config.metrics_exporter == "console":
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+        exporter = ConsoleMetricExporter(out=sys.stderr)
+    elif config.otlp_protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        exporter = OTLPMetricExporter(endpoint=otlp_endpoint(config, "metrics"))
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HTTPMetricExporter,
+        )
+
+        exporter = HTTPMetricExporter(
+            endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session()
+        )
+    reader = PeriodicExportingMetricReader(exporter)
+    return MeterProvider(
+        metric_readers=[reader], resource=_resource(config), shutdown_on_exit=False
+    )
+
+
+def _resource(config: Config) -> object:
+    from opentelemetry.sdk.resources import Resource
+
+    attributes: dict[str, str] = {
+        "telemetry.distro.name": "llmtrace-agent",
+        "telemetry.distro.version": __version__,
+    }
+    if config.service_name:
+        attributes["service.name"] = config.service_name
+    return Resource.create(attributes)
+
+
+def _sampler(config: Config) -> object:
+    from opentelemetry.sdk.trace import sampling
+
+    ratio = sampling.TraceIdRatioBased(config.sampler_arg)
+    return {
+        "always_on": sampling.ALWAYS_ON,
+        "always_off": sampling.ALWAYS_OFF,
+        "traceidratio": ratio,
+        "parentbased_always_on": sampling.ParentBased(sampling.ALWAYS_ON),
+        "parentbased_always_off": sampling.ParentBased(sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": sampling.ParentBased(ratio),
+    }[config.sampler]
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Export everything recorded so far; False if it did not finish within ``timeout``."""
+    timeout = agent_state.config.shutdown_timeout if timeout is None else timeout
+    return _run_bounded(_flush_providers, timeout, "flush")
+
+
+def shutdown(timeout: float | None = None) -> bool:
+    """Flush and stop the exporters, once; bounded so a dead collector never holds the process."""
+    global _shut_down
+    with _lock:
+        if _shut_down:
+            return True
+        _shut_down = True  # atexit and multiprocessing's own exit may both call this
+    timeout = agent_state.config.shutdown_timeout if timeout is None else timeout
+    return _run_bounded(_shutdown_providers, timeout, "shutdown")
+
+
+def _end_spans_waiting_for_prices() -> None:
+    # LLM spans that ended before the price table loaded end in its loader (genai/usage.py).
+    # Looked up, not imported: a process that made no LLM call never loads that module.
+    usage = sys.modules.get("llmtrace_agent.toolkit.genai.usage")
+    if usage is not None:
+        usage.wait_for_prices()
+
+
+def _flush_providers() -> None:
+    _end_spans_waiting_for_prices()
+    for provider in (_tracer_provider, _meter_provider):
+        if provider is not None:
+            provider.force_flush()
+
+
+def _shutdown_providers() -> None:
+    _end_spans_waiting_for_prices()
+    for provider in (_tracer_provider, _meter_provider):
+        if provider is not None:
+            provider.shutdown()
+
+
+def _run_bounded(work: object, timeout: float, what: str) -> bool:
+    if _tracer_provider is None and _meter_provider is None:
+        return True
+    worker = threading.Thread(target=work, name=f"llmtrace-{what}", daemon=True)  # type: ignore[arg-type]
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        log.warning(
+            f"{what} did not finish within {timeout:g}s (LLMTRACE_SHUTDOWN_TIMEOUT); "
+            "unsent telemetry is dropped"
+        )
+        return False
+    return True
+
+
+_exit_handlers_registered = False
+
+
+def _register_exit_handlers() -> None:
+    global _exit_handlers_registered
+    if _exit_handlers_registered:
+        return
+    _exit_handlers_registered = True
+    atexit.register(shutdown)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_shutdown_at_multiprocessing_exit)
+    _shutdown_at_multiprocessing_exit()
+
+
+def _shutdown_at_multiprocessing_exit() -> None:
+    """multiprocessing's children leave through ``os._exit``, skipping atexit: shut down there.
+
+    A worker's ``Process._bootstrap`` drops the finalizers it inherited, then runs the after-fork
+    callbacks: register the finalizer from one of those, or directly once inside the worker.
+    """
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is None:
+        return
+    mp_util.register_after_fork(_shutdown_at_multiprocessing_exit, _register_finalizer)  # type: ignore[attr-defined]
+    if sys.modules["multiprocessing.process"].parent_process() is not None:  # type: ignore[attr-defined]
+        _register_finalizer()
+
+
+def _register_finalizer(_: object = None) -> None:
+    sys.modules["multiprocessing.util"].Finalize(None, shutdown, exitpriority=0)  # type: ignore[attr-defined]

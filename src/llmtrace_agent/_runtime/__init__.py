@@ -1,0 +1,1 @@
+"""Private: the agent's start-up: configuration, plugins and import hooks, state, logging."""

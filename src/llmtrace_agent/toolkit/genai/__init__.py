@@ -1,0 +1,44 @@
+"""Shared GenAI instrumentation, written once and used by every LLM instrumentor.
+
+An LLM instrumentor describes each SDK method with a small ``LLMOperation`` subclass (what the
+request and response look like for that provider) and installs ``llm_wrapper(...)`` on it. This
+package does the rest: the span and its lifecycle, streaming proxies, usage, cost, metrics and
+opt-in content capture, following the OpenTelemetry GenAI semantic conventions.
+"""
+
+from llmtrace_agent.toolkit.genai.call import LLMCall, Request
+from llmtrace_agent.toolkit.genai.content import (
+    clip,
+    message,
+    output_message,
+    reasoning_part,
+    text_part,
+    to_json,
+    tool_call_part,
+    tool_call_response_part,
+)
+from llmtrace_agent.toolkit.genai.operation import LLMOperation, StreamState
+from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, StreamProxy
+from llmtrace_agent.toolkit.genai.usage import Usage
+from llmtrace_agent.toolkit.genai.wrappers import async_llm_wrapper, llm_wrapper, server_of
+
+__all__ = [
+    "AsyncStreamProxy",
+    "LLMCall",
+    "LLMOperation",
+    "Request",
+    "StreamProxy",
+    "StreamState",
+    "Usage",
+    "async_llm_wrapper",
+    "clip",
+    "llm_wrapper",
+    "message",
+    "output_message",
+    "reasoning_part",
+    "server_of",
+    "text_part",
+    "to_json",
+    "tool_call_part",
+    "tool_call_response_part",
+]

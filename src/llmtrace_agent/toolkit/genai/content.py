@@ -1,0 +1,79 @@
+"""Opt-in content capture in the shape of the GenAI spec's JSON schemas.
+
+Messages are ``{"role", "parts": [...]}``; parts are ``{"type": "text", "content"}``,
+``{"type": "tool_call", "id", "name", "arguments"}``, ``{"type": "tool_call_response", "id",
+"response"}`` and ``{"type": "reasoning", "content"}``; output messages add ``finish_reason``.
+Every text is clipped to ``LLMTRACE_CONTENT_MAX_LENGTH`` before serialising, so the JSON stays
+valid however large the payload.
+"""
+
+from __future__ import annotations
+
+import json
+
+from llmtrace_agent._runtime import agent_state
+
+TRUNCATION_MARK = "…[truncated]"
+
+
+def clip(text: object) -> object:
+    """``text`` cut to the configured maximum length (non-strings pass unchanged)."""
+    if isinstance(text, str):
+        limit = agent_state.config.content_max_length
+        if len(text) > limit:
+            return text[:limit] + TRUNCATION_MARK
+    return text
+
+
+def to_json(value: object) -> str:
+    """Compact JSON for an attribute; objects it cannot encode become their ``str``.
+
+    Never raises: a structure that contains itself, or an object whose ``str`` fails, is written
+    as text instead (the user's own call fails on it or not; the span must not be lost either way).
+    """
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_as_text)
+    except (ValueError, RecursionError):  # "Circular reference detected", or absurdly deep
+        return json.dumps(_as_text(value), ensure_ascii=False)
+
+
+def _as_text(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
+def text_part(text: object) -> dict[str, object]:
+    return {"type": "text", "content": clip(text)}
+
+
+def reasoning_part(text: object) -> dict[str, object]:
+    return {"type": "reasoning", "content": clip(text)}
+
+
+def tool_call_part(call_id: object, name: object, arguments: object) -> dict[str, object]:
+    """A tool call; JSON-string arguments (as OpenAI sends them) become an object if they parse."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            arguments = clip(arguments)
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": arguments}
+
+
+def tool_call_response_part(call_id: object, response: object) -> dict[str, object]:
+    return {"type": "tool_call_response", "id": call_id, "response": clip(response)}
+
+
+def message(role: object, parts: list[dict[str, object]], name: object = None) -> dict[str, object]:
+    result: dict[str, object] = {"role": role, "parts": parts}
+    if name:
+        result["name"] = name
+    return result
+
+
+def output_message(
+    role: object, parts: list[dict[str, object]], finish_reason: object
+) -> dict[str, object]:
+    return {"role": role, "parts": parts, "finish_reason": finish_reason or "error"}

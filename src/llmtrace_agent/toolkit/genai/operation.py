@@ -1,0 +1,56 @@
+"""What a provider instrumentor writes: how one SDK method's request and response map to a span.
+
+Subclass ``LLMOperation`` once per method family (chat, embeddings…), and ``StreamState`` for the
+chunks of its streamed form. Every extraction must tolerate missing, null or oddly typed fields:
+skip the attribute, never raise (the guard would catch it, but the call would lose its span data).
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from llmtrace_agent.toolkit.genai.call import LLMCall, Request
+
+
+class StreamState:
+    """Accumulates one streamed response, chunk by chunk, then records it on the call."""
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: object) -> None:
+        """Hot path: called for every chunk the user receives. Keep it to a few attribute reads."""
+
+    def finish(self, call: LLMCall) -> None:
+        """Record what was accumulated (id, model, finish reasons, usage, output) on ``call``."""
+
+
+class LLMOperation:
+    """One SDK method (e.g. ``chat.completions.create``) described for the shared GenAI code."""
+
+    operation_name = "chat"
+    """``gen_ai.operation.name``: chat, text_completion, embeddings, generate_content…"""
+    provider_name = ""
+    """``gen_ai.provider.name`` (``openai``, ``anthropic``…); see ``provider`` to vary it."""
+
+    def provider(self, instance: object) -> str:
+        """The provider for the client ``instance`` (e.g. Azure OpenAI is ``azure.ai.openai``)."""
+        return self.provider_name
+
+    def request(self, instance: object, kwargs: Mapping[str, object], capture: bool) -> Request:
+        """Describe the call from its keyword arguments; content attributes only if ``capture``."""
+        raise NotImplementedError
+
+    def record_response(self, call: LLMCall, response: object) -> None:
+        """Record a complete (non-streamed) response on ``call``."""
+
+    def stream_state(self, call: LLMCall, result: object) -> StreamState | None:
+        """A fresh accumulator when ``result`` is a stream; None when it is a complete response."""
+        return None
+
+    def result_proxy(self, call: LLMCall, result: object) -> object | None:
+        """A stand-in for a ``result`` that is neither a stream nor a complete response, which
+        takes over ending ``call`` (e.g. a raw HTTP response whose body the user parses later:
+        Stainless SDKs' ``with_raw_response`` / ``with_streaming_response``); None otherwise."""
+        return None
