@@ -1,6 +1,7 @@
 # Sourced by scripts/test and scripts/demo: make .venv (with the python3 on PATH) and install
-# the project into it, editable, with the test extra. Reinstalls only when pyproject.toml
-# changed since the last install (new entry points are read from the installed metadata).
+# the project into it, editable, with the test extra. Reinstalls only when pyproject.toml or the
+# list of package files changed since the last install: editable installs are in strict mode
+# (build_backend.py), which links each file, so a new module needs one.
 # Needs nothing but python3: on Debian without python3-venv (no ensurepip), the venv is made
 # without pip and the system pip installs into it (pip --python, pip >= 22.3).
 
@@ -17,8 +18,9 @@ else
     pip=(python3 -m pip --python "$VENV_PYTHON")
 fi
 stamp=.venv/.llmtrace-installed
-if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+installed="$(cat pyproject.toml; find src instrumentors -name '*.py' | sort)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$installed" ]]; then
     "${pip[@]}" install --quiet --disable-pip-version-check -e ".[test]" \
         2> >(grep -v "^WARNING: Location" >&2)
-    touch "$stamp"
+    printf '%s' "$installed" > "$stamp"
 fi

@@ -1,11 +1,12 @@
 """Fuzzing what the application hands the SDK: whatever arguments it passes, it sees exactly what
 the uninstrumented SDK gives it, every call has its span, and the agent hits no internal error.
 
-(``tests/instrumentors/test_openai_robustness.py`` fuzzes what the *server* answers.) Here the
-messages, tools and response formats are drawn from odd shapes: wrong types, ``__slots__``
-objects without ``__dict__``, objects whose ``str`` fails, tuples and generators, huge texts,
-with content capture on and off. The agent runs as in production (internal errors are logged,
-not raised) and every internal error it would log is collected: there must be none.
+(``tests/instrumentors/openai/test_openai_robustness.py`` fuzzes what the *server* answers.)
+Here the messages, tools and response formats are drawn from odd shapes: wrong types,
+``__slots__`` objects without ``__dict__``, objects whose ``str`` fails, tuples and
+generators, huge texts, with content capture on and off. The agent runs as in production
+(internal errors are logged, not raised) and every internal error it would log is collected:
+there must be none.
 """
 
 from __future__ import annotations

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
+
 SCENARIO_HEADER = "x-fake-scenario"
+REQUEST_ID = "req_01FakeRequest"
 TEXT = "Hello from the fake Claude."
 TEXT_CHUNKS = ("Hello", " from the", " fake Claude.")
 # Usage as the API reports it: ``input_tokens`` excludes the cached tokens.
@@ -58,121 +58,43 @@ ERROR_TYPES = {
 SCENARIOS = ("text", "json", "tool_use", "thinking", "stream_error", "status_<code>")
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server read it; header names lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class FakeAnthropic:
+class FakeAnthropic(LoopbackServer):
     """Serves the Messages API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[ReceivedRequest] = []
+        super().__init__()
         self._ids = itertools.count(1)
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
-
-    @property
-    def requests(self) -> list[ReceivedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def only_request(self) -> ReceivedRequest:
-        """The one request received since the last ``clear`` (fails if there were others)."""
-        received = self.requests
-        assert len(received) == 1, f"expected one request, got {received}"
-        return received[0]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    # --- answers -------------------------------------------------------------------------------
+        self.base_url = self.origin
 
     def _message_id(self) -> str:
         return f"msg_01Fake{next(self._ids):016d}"
 
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server._record(ReceivedRequest("POST", self.path, headers, body))
-                scenario = headers.get(SCENARIO_HEADER, "text")
-                if scenario == "text" and _wants_json(body):
-                    scenario = "json"
-                if scenario.startswith("status_"):
-                    self._send_error(int(scenario.removeprefix("status_")))
-                    return
-                model = body.get("model") or _model_from_path(self.path)
-                message_id = server._message_id()
-                streams = body.get("stream") is True or self.path.endswith(":streamRawPredict")
-                if streams:
-                    self._send_events(stream_events(scenario, message_id, model))
-                else:
-                    self._send_json(200, message(scenario, message_id, model))
-
-            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("request-id", "req_01FakeRequest")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _send_error(self, status: int) -> None:
-                error_type = ERROR_TYPES.get(status, "api_error")
-                payload = {
-                    "type": "error",
-                    "error": {"type": error_type, "message": f"fake {error_type}"},
-                    "request_id": "req_01FakeRequest",
-                }
-                self._send_json(status, payload)
-
-            def _send_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-                self.send_header("Cache-Control", "no-cache")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.send_header("request-id", "req_01FakeRequest")
-                self.end_headers()
-                try:
-                    for name, data in events:
-                        chunk = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the client stopped reading: fine
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        scenario = request.headers.get(SCENARIO_HEADER, "text")
+        if scenario == "text" and _wants_json(body):
+            scenario = "json"
+        if scenario.startswith("status_"):
+            status = int(scenario.removeprefix("status_"))
+            error_type = ERROR_TYPES.get(status, "api_error")
+            payload = {
+                "type": "error",
+                "error": {"type": error_type, "message": f"fake {error_type}"},
+                "request_id": REQUEST_ID,
+            }
+            exchange.send_json(status, payload, {"request-id": REQUEST_ID})
+            return
+        model = body.get("model") or _model_from_path(request.path)
+        message_id = self._message_id()
+        if body.get("stream") is True or request.path.endswith(":streamRawPredict"):
+            headers = {"Cache-Control": "no-cache", "request-id": REQUEST_ID}
+            exchange.start_chunks(200, "text/event-stream; charset=utf-8", headers)
+            for name, data in stream_events(scenario, message_id, model):
+                exchange.chunk(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            exchange.end_chunks()
+        else:
+            message_body = message(scenario, message_id, model)
+            exchange.send_json(200, message_body, {"request-id": REQUEST_ID})
 
 
 def _model_from_path(path: str) -> str:

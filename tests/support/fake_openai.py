@@ -16,16 +16,14 @@ usual bodies, with keyword arguments for what a test varies.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import socket
 import struct
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 CREATED = 1_700_000_000
 TEXT = "Hello from the fake server!"
@@ -51,32 +49,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def json(self) -> dict[str, Any]:
-        assert isinstance(self.body, dict), self.body
-        return self.body
-
-
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The server, on a free loopback port, answering from a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._replies: deque[Reply] = deque()
-        self._requests: list[ReceivedRequest] = []
-        self._http = _QuietServer(("127.0.0.1", 0), _handler_class(self))
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
         self.base_url = f"{self.origin}/v1"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
 
     def reply(self, *replies: Reply) -> None:
         """Answer the next requests with these, in order (then plausibly again)."""
@@ -86,28 +65,30 @@ class FakeOpenAI:
     def clear(self) -> None:
         with self._lock:
             self._replies.clear()
-            self._requests.clear()
+        super().clear()
 
-    @property
-    def requests(self) -> list[ReceivedRequest]:
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
         with self._lock:
-            return list(self._requests)
-
-    def last_request(self) -> ReceivedRequest:
-        received = self.requests
-        assert received, "the fake OpenAI server received no request"
-        return received[-1]
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    def _next(self, request: ReceivedRequest) -> Reply:
-        with self._lock:
-            self._requests.append(request)
-            if self._replies:
-                return self._replies.popleft()
-        return default_reply(request)
+            reply = self._replies.popleft() if self._replies else None
+        reply = reply or default_reply(request)
+        headers = {"x-request-id": "req_fake", **reply.headers}
+        if reply.events is None:
+            if reply.delay:
+                time.sleep(reply.delay)
+            exchange.send_json(reply.status, reply.body, headers)
+            return
+        exchange.start_chunks(reply.status, "text/event-stream", headers)
+        events = list(reply.events)
+        if reply.done:
+            events.append("[DONE]")
+        for sent, event in enumerate(events):
+            if reply.drop_after is not None and sent >= reply.drop_after:
+                exchange.drop()
+                return
+            if reply.delay:
+                time.sleep(reply.delay)
+            exchange.chunk(_sse(event))
+        exchange.end_chunks()
 
 
 # --- default answers -----------------------------------------------------------------------------
@@ -497,94 +478,6 @@ def error_body(status: int) -> dict[str, Any]:
             "code": kinds.get(status, "server_error"),
         }
     }
-
-
-# --- HTTP ----------------------------------------------------------------------------------------
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up (a cancelled call, a stream closed early) are part of the tests.
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-def _handler_class(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between headers and body
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = server._next(ReceivedRequest("POST", self.path, headers, body))
-            if reply.events is not None:
-                self._stream(reply)
-            else:
-                self._json(reply)
-
-        def _json(self, reply: Reply) -> None:
-            if reply.delay:
-                time.sleep(reply.delay)
-            payload = (
-                reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
-            )
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("x-request-id", "req_fake")
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            try:
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):  # the client gave up (cancelled)
-                self.close_connection = True
-
-        def _stream(self, reply: Reply) -> None:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.send_header("x-request-id", "req_fake")
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            events = list(reply.events or ())
-            if reply.done:
-                events.append("[DONE]")
-            try:
-                for sent, event in enumerate(events):
-                    if reply.drop_after is not None and sent >= reply.drop_after:
-                        self._drop()
-                        return
-                    if reply.delay:
-                        time.sleep(reply.delay)
-                    self._chunk(_sse(event))
-                self._chunk(b"")
-            except (BrokenPipeError, ConnectionResetError):  # the client went away
-                self.close_connection = True
-
-        def _chunk(self, data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
-        def _drop(self) -> None:
-            self.wfile.flush()
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
 
 
 def _sse(event: Any) -> bytes:

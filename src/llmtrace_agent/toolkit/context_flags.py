@@ -12,5 +12,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
+__all__ = ["inside_http_request", "inside_llm_call"]
+
 inside_llm_call: ContextVar[bool] = ContextVar("llmtrace_inside_llm_call", default=False)
 inside_http_request: ContextVar[bool] = ContextVar("llmtrace_inside_http_request", default=False)

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
+__all__ = ["guarded", "handle", "internal_errors"]
+
 MAX_REPORTS = 20  # distinct internal errors printed per process; the rest are counted
 raise_errors = False  # set once by the agent from Config.raise_internal_errors
 _seen: set[tuple[str, str]] = set()

@@ -52,7 +52,14 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span, Tracer
 
-__all__ = ["KNOWN_METHODS", "SENSITIVE_QUERY_PARAMETERS", "HTTPRequestScope", "redact_url"]
+__all__ = [
+    "KNOWN_METHODS",
+    "SENSITIVE_QUERY_PARAMETERS",
+    "HTTPRequestScope",
+    "error_type",
+    "redact_url",
+    "start_request",
+]
 
 KNOWN_METHODS = frozenset(
     ("CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE")

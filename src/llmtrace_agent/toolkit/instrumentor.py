@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     ]
 
 
+__all__ = ["Instrumentor"]  # and, for type checkers only, ``Wrapper``
+
+
 class Instrumentor:
     """Patches one library when it is imported.
 

@@ -16,6 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from llmtrace_agent.toolkit import semconv
+from tests.support.agent import InProcessAgent
 from tests.support.fake_openai import (
     API_KEY,
     AZURE_HOST,
@@ -30,6 +31,7 @@ from tests.support.fake_openai import (
     llm_span,
     llm_spans,
 )
+from tests.support.http_server import RecordingHTTPServer
 
 MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
 WEATHER_TOOL = {
@@ -758,3 +760,19 @@ def test_custom_tool_definitions_are_captured(agent, fake_openai):
     assert json_attribute(llm_span(agent), semconv.GEN_AI_TOOL_DEFINITIONS) == [
         {"type": "custom", "name": "sql", "description": "Run SQL"}
     ]
+
+
+def test_openai_sdk_retries_carry_their_resend_count(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    client = openai.OpenAI(
+        api_key="sk-test", base_url=http_server.url("/status/500/v1"), max_retries=1
+    )
+    with pytest.raises(openai.InternalServerError):
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
+    spans = sorted(agent.spans(2, name="POST"), key=lambda s: s.start_ns)
+    assert [s.attributes.get("http.request.resend_count") for s in spans] == [None, 1]
+    assert [s.attributes["error.type"] for s in spans] == ["500", "500"]
+    assert b"sk-test" not in agent.receiver.all_bytes()
