@@ -5,9 +5,9 @@ call it once per request actually sent (each redirect hop, each authentication r
 redirect and auth handling and above the transport, so every transport is covered (the default
 one, mounts, proxies, ``MockTransport``, the aiohttp transport openai offers). ``Client.send``
 would give one span for a whole redirect chain; patching ``HTTPTransport.handle_request`` would
-miss custom transports. The private method has the same name and signature from httpx 0.23 (the
-oldest supported) to 0.28 and in httpx2; if it disappears the instrumentor fails loudly at patch
-time instead of silently tracing nothing.
+miss custom transports. The private method has the same name and signature from httpx 0.23 to
+0.28 and in httpx2; if it disappears the instrumentor fails loudly at patch time instead of
+silently tracing nothing. (0.27 is the oldest supported: the agent's genai-prices requires it.)
 
 The OpenAI and Anthropic SDKs retry by building a new request, numbered in their
 ``x-stainless-retry-count`` header: that number becomes ``http.request.resend_count``, so the
@@ -37,7 +37,7 @@ class HTTPXInstrumentor(Instrumentor):
 
     name = "httpx"
     targets = ("httpx",)
-    requires = "httpx>=0.23"
+    requires = "httpx>=0.27"  # the agent's own genai-prices needs it: no older one installs beside
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.toolkit.guard import internal_errors

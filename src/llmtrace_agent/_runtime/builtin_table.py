@@ -14,7 +14,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "httpx",
         "llmtrace_agent.instrumentors.httpx:HTTPXInstrumentor",
         ("httpx",),
-        "httpx>=0.23",
+        "httpx>=0.27",
     ),
     (
         "httpx2",
