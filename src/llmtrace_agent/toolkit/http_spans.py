@@ -54,9 +54,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KNOWN_METHODS",
+    "OAUTH_CODE_PARAMETER",
     "SENSITIVE_QUERY_PARAMETERS",
     "HTTPRequestScope",
     "error_type",
+    "is_oauth_callback",
     "redact_url",
     "start_request",
 ]
@@ -85,14 +87,45 @@ SENSITIVE_QUERY_PARAMETERS = frozenset(
         # The conventions' earlier list: still AWS SigV2 presigned-URL secrets.
         "AWSAccessKeyId",
         "Signature",
+        "X-Goog-Credential",
         # API keys passed in the query string by LLM APIs (Gemini's ``?key=``) and others.
         "key",
         "api_key",
         "apikey",
+        "api-key",
+        # OAuth 2.0 and OpenID Connect (RFC 6749, 7636, 7523), passwords, sessions.
         "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "auth",
+        "auth_token",
+        "client_secret",
+        "client_assertion",
+        "code_verifier",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "session",
+        "session_id",
+        "sessionid",
+        "jwt",
     )
 )
-"""Query keys whose values ``url.full`` shows as ``REDACTED`` (matched case-sensitively)."""
+"""Query keys whose values ``url.full`` shows as ``REDACTED`` (matched case-insensitively), and
+``code`` in an OAuth callback (a query with ``state``, or a URL naming oauth or a callback). The
+export pipeline's scrubber masks the same names (and any name that says credential) elsewhere."""
+OAUTH_CODE_PARAMETER = "code"
+_SENSITIVE_LOWER = frozenset(name.lower() for name in SENSITIVE_QUERY_PARAMETERS)
+
+
+def is_oauth_callback(url: str) -> bool:
+    """Whether ``url`` (a URL, or the text around one) looks like an OAuth authorization response,
+    whose ``code`` is a credential."""
+    lowered = url.lower()
+    return "state=" in lowered or "oauth" in lowered or "callback" in lowered
+
 
 REDACTED = "REDACTED"
 _CREDENTIALS = "REDACTED:REDACTED"
@@ -308,7 +341,10 @@ def _redact_query(url: str) -> str:
     redacted = False
     for index, pair in enumerate(pairs):
         key, equals, value = pair.partition("=")
-        if equals and value and key in SENSITIVE_QUERY_PARAMETERS:
+        if not (equals and value):
+            continue
+        name = key.lower()
+        if name in _SENSITIVE_LOWER or (name == OAUTH_CODE_PARAMETER and is_oauth_callback(url)):
             pairs[index] = key + "=" + REDACTED
             redacted = True
     if not redacted:
