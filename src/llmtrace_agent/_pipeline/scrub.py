@@ -167,7 +167,7 @@ _IBAN_MARK = "[REDACTED:iban]"
 _NATIONAL_ID_MARK = "[REDACTED:national-id]"
 _SENSITIVE_QUERY_LOWER = frozenset(name.lower() for name in SENSITIVE_QUERY_PARAMETERS)
 _WORD = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
-_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
 def _touches(text: str, start: int, end: int, chars: frozenset[str]) -> bool:
@@ -185,6 +185,11 @@ def _mask_group(text: str, match: re.Match[str], group: int, mark: str) -> str:
     return text[start : match.start(group)] + mark + text[match.end(group) : match.end()]
 
 
+def _is_prose(text: str) -> bool:
+    """Lowercase words joined by hyphens: what a random key is with odds of 1 in 10^18."""
+    return text.islower() and text.replace("-", "").replace("_", "").isalpha()
+
+
 def _format_masker(kind: str) -> Callable[[re.Match[str]], str]:
     mark = _MARKS[kind]
 
@@ -198,8 +203,9 @@ def _format_masker(kind: str) -> Callable[[re.Match[str]], str]:
         if kind == "openai-key":
             if match.group().startswith("sk-ant-"):
                 return _MARKS["anthropic-key"]
-            if text[start + 3 : end].islower():
-                return match.group()  # "sk-learn-compatible-…" is prose; keys mix case, digits
+            body = text[start + 3 : end]
+            if _is_prose(body) and not body.startswith(("proj-", "svcacct-", "admin-")):
+                return match.group()  # "sk-learn-compatible-…": keys mix case and digits
         return mark
 
     return mask
@@ -416,7 +422,11 @@ def _mask_pairs(text: str) -> str:
 def scrub_text(text: str, pii: bool = False) -> str:
     """``text`` with every credential (and with ``pii``, personal data) masked; may raise."""
     if len(text) > MAX_SCANNED_CHARS:
-        text = text[:MAX_SCANNED_CHARS] + TRUNCATION_MARK
+        return _scrub(text[:MAX_SCANNED_CHARS], pii) + TRUNCATION_MARK
+    return _scrub(text, pii)
+
+
+def _scrub(text: str, pii: bool) -> str:
     for triggers, pattern, mask in _FORMAT_MASKERS:
         for trigger in triggers:
             if trigger in text:
