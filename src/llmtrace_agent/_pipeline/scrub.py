@@ -418,11 +418,13 @@ def scrub_text(text: str, pii: bool = False) -> str:
     return _scrub(text, pii)
 
 
-_SHORTEST_SECRET = 20  # no format is shorter; a shorter credential needs "=", ":" or "@"
+_SHORTEST_SECRET = 20  # no format is shorter; "Basic …", "pw=…", ":…@" are, with their marks
 
 
 def _scrub(text: str, pii: bool) -> str:
-    if len(text) < _SHORTEST_SECRET and not ("=" in text or ":" in text or "@" in text):
+    if len(text) < _SHORTEST_SECRET and not (
+        "=" in text or ":" in text or "@" in text or " " in text or "\t" in text or "\n" in text
+    ):
         # Hot path: most attribute values (names, models, hosts, ids) are short and plain.
         return _scrub_personal(text) if pii else text
     for pattern, mask in _FORMAT_MASKERS:

@@ -113,11 +113,11 @@ SENSITIVE_QUERY_PARAMETERS = frozenset(
         "jwt",
     )
 )
-"""Query keys whose values ``url.full`` shows as ``REDACTED`` (matched case-insensitively), and
-``code`` in an OAuth callback (a query with ``state``, or a URL naming oauth or a callback). The
-export pipeline's scrubber masks the same names (and any name that says credential) elsewhere."""
+"""Query keys whose values ``url.full`` shows as ``REDACTED``, and ``code`` in an OAuth callback
+(a query with ``state``, or a URL naming oauth or a callback). Matched case-sensitively, as the
+conventions say; the export pipeline's scrubber masks them in any spelling (and any other name
+that says credential), in every exported value."""
 OAUTH_CODE_PARAMETER = "code"
-_SENSITIVE_LOWER = frozenset(name.lower() for name in SENSITIVE_QUERY_PARAMETERS)
 
 
 def is_oauth_callback(url: str) -> bool:
@@ -343,8 +343,9 @@ def _redact_query(url: str) -> str:
         key, equals, value = pair.partition("=")
         if not (equals and value):
             continue
-        name = key.lower()
-        if name in _SENSITIVE_LOWER or (name == OAUTH_CODE_PARAMETER and is_oauth_callback(url)):
+        if key in SENSITIVE_QUERY_PARAMETERS or (
+            key == OAUTH_CODE_PARAMETER and is_oauth_callback(url)
+        ):
             pairs[index] = key + "=" + REDACTED
             redacted = True
     if not redacted:
