@@ -54,11 +54,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KNOWN_METHODS",
-    "OAUTH_CODE_PARAMETER",
     "SENSITIVE_QUERY_PARAMETERS",
     "HTTPRequestScope",
     "error_type",
-    "is_oauth_callback",
     "redact_url",
     "start_request",
 ]
