@@ -172,7 +172,7 @@ def _touches(text: str, start: int, end: int, chars: frozenset[str]) -> bool:
 
 
 def _already_redacted(value: str) -> bool:
-    return value.startswith((REDACTED, "[REDACTED", "[TRUNCATED", "[redacted"))
+    return value.startswith((REDACTED, "[REDACTED", "[TRUNCATED"))
 
 
 def _mask_group(text: str, match: re.Match[str], group: int, mark: str) -> str:
@@ -673,6 +673,8 @@ class Scrubber:
             return cached[1]
         attributes = self.attributes(resource.attributes)
         scrubbed = resource if attributes is None else Resource(attributes, resource.schema_url)
+        if len(self._resources) >= 64:  # resources are few; a process making many starts over
+            self._resources.clear()
         self._resources[id(resource)] = (resource, scrubbed)
         return scrubbed
 
