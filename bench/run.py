@@ -2,7 +2,7 @@
 
     python bench/run.py                 # everything (creates the peers' venvs on first run)
     python bench/run.py --quick         # fewer rounds, for a smoke run
-    python bench/run.py --only calls    # calls | chunks | startup | throughput
+    python bench/run.py --only calls    # calls | chunks | scrub | startup | throughput
     python bench/run.py --no-peers      # ours, bare and the floor only (no venvs, no PyPI)
 
 Every figure is measured in one run, interleaved (round-robin over the contenders, in a shuffled
@@ -466,6 +466,26 @@ def bench_chunks(processes: int) -> dict[str, object]:
     return {"processes": processes, "cases": cases}
 
 
+# --- the scrubber per exported span -----------------------------------------------------------
+
+
+def bench_scrub(processes: int) -> dict[str, object]:
+    """``scrub.py`` in ``processes`` fresh processes; the median of each case."""
+    runs = []
+    for number in range(processes):
+        print(f"  scrub {number + 1}/{processes}", file=sys.stderr)
+        done = subprocess.run(
+            [str(OURS_PYTHON), str(BENCH / "scrub.py")],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    cases = {label: statistics.median(run[label] for run in runs) for label in runs[0]}
+    return {"processes": processes, "cases": cases}
+
+
 # --- report -----------------------------------------------------------------------------------
 
 
@@ -531,6 +551,26 @@ def markdown(results: dict[str, object]) -> str:
         for label, value in chunks["cases"].items():  # type: ignore[union-attr]
             out.append(f"| {label} | {value:.2f} |")
         out.append("")
+    scrub = results.get("scrub")
+    if scrub:
+        out.append(
+            "**Scrubbing**: the scrubber's CPU time per exported span (an LLM span and its HTTP "
+            "child, alternately), against encoding the same span for OTLP/protobuf (sending "
+            "costs more), with and without ~3 KB of captured content per LLM span "
+            f"(`bench/scrub.py`; median of {scrub['processes']} processes).\n"
+        )
+        out.append("| spans | scrub µs/span | OTLP encode µs/span | scrub / encode |")
+        out.append("|---|---:|---:|---:|")
+        cases = scrub["cases"]  # type: ignore[index]
+        for label in (
+            key.removeprefix("scrub µs/span, ") for key in cases if key.startswith("scrub")
+        ):
+            scrub_us = cases[f"scrub µs/span, {label}"]
+            encode_us = cases[f"OTLP encode µs/span, {label}"]
+            out.append(
+                f"| {label} | {scrub_us:.1f} | {encode_us:.1f} | {scrub_us / encode_us:.0%} |"
+            )
+        out.append("")
     startup = results.get("startup")
     if startup:
         out.append(
@@ -567,7 +607,9 @@ def markdown(results: dict[str, object]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--only", choices=("calls", "chunks", "startup", "throughput"), action="append"
+        "--only",
+        choices=("calls", "chunks", "scrub", "startup", "throughput"),
+        action="append",
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peers' venvs")
@@ -583,7 +625,7 @@ def main() -> None:
     options = parser.parse_args()
     global CLOCK
     CLOCK = "cpu_seconds" if options.clock == "cpu" else "seconds"
-    parts = options.only or ["calls", "chunks", "startup", "throughput"]
+    parts = options.only or ["calls", "chunks", "scrub", "startup", "throughput"]
     peers = [] if options.no_peers else ["genai-openai", "openllmetry", "openinference"]
     rounds = options.rounds or (3 if options.quick else 15)
     repetitions = options.repetitions or (5 if options.quick else 40)
@@ -602,6 +644,8 @@ def main() -> None:
             results["calls"] = bench_calls(sink, peers, rounds)
         if "chunks" in parts:
             results["chunks"] = bench_chunks(3 if options.quick else 7)
+        if "scrub" in parts:
+            results["scrub"] = bench_scrub(3 if options.quick else 5)
         if "startup" in parts:
             results["startup"] = bench_startup(sink, repetitions, not options.no_peers)
         if "throughput" in parts:

@@ -44,6 +44,15 @@ from tests.support.http_server import RecordingHTTPServer, traceparent_ids
             "https://gen.example.com/v1beta/models/m:generateContent?key=REDACTED",
         ),
         ("https://example.com/o?SIG=abc&sig", "https://example.com/o?SIG=abc&sig"),
+        (
+            "https://api.example.com/v1/items?client_secret=cs1&password=pw2&page=2",
+            "https://api.example.com/v1/items?client_secret=REDACTED&password=REDACTED&page=2",
+        ),
+        (
+            "https://app.example.com/oauth/callback?code=c0de&state=s",
+            "https://app.example.com/oauth/callback?code=REDACTED&state=s",
+        ),
+        ("https://shop.example.com/items?code=FR", "https://shop.example.com/items?code=FR"),
         ("https://example.com/o#frag?sig=abc", "https://example.com/o#frag?sig=abc"),
         (
             "https://u:p@example.com/o?sig=abc",

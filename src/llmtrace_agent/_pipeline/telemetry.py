@@ -117,10 +117,12 @@ def _build_tracer_provider(config: Config) -> TracerProvider:
 def _span_processor(name: str, config: Config) -> SpanProcessor | None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+    from llmtrace_agent._pipeline.scrub import scrubbing
+
     if name == "console":
         from llmtrace_agent._pipeline.exporters.console import ConsoleTreeExporter
 
-        return SimpleSpanProcessor(ConsoleTreeExporter())
+        return SimpleSpanProcessor(scrubbing(ConsoleTreeExporter()))
     exporter: SpanExporter
     if name == "file":
         from llmtrace_agent._pipeline.exporters.file import OTLPJsonFileExporter
@@ -133,7 +135,7 @@ def _span_processor(name: str, config: Config) -> SpanProcessor | None:
     from llmtrace_agent._pipeline.span_queue import SpanQueue
 
     return SpanQueue(
-        exporter,
+        scrubbing(exporter),  # before any retry, spool or exporter: all see scrubbed data
         max_queue_size=config.bsp_max_queue_size,
         max_export_batch_size=config.bsp_max_export_batch_size,
         schedule_delay_s=config.bsp_schedule_delay_ms / 1000,
@@ -208,7 +210,9 @@ def _build_meter_provider(config: Config) -> MeterProvider:
         exporter = HTTPMetricExporter(
             endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session()
         )
-    reader = PeriodicExportingMetricReader(exporter)
+    from llmtrace_agent._pipeline.scrub import scrubbing
+
+    reader = PeriodicExportingMetricReader(scrubbing(exporter))
     return MeterProvider(
         metric_readers=[reader], resource=_resource(config), shutdown_on_exit=False
     )

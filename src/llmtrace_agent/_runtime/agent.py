@@ -26,11 +26,14 @@ def start(**overrides: object) -> bool:
     """Start the agent in this process, once; later calls do nothing and return False.
 
     Keyword arguments override the environment, by ``Config`` field name
-    (``start(capture_content=True, exporters=["console"])``).
+    (``start(capture_content=True, exporters=["console"])``); ``scrub`` takes a bool or a
+    callable ``(key, value) -> str | None`` that masks what the built-in scrubbing does not.
     """
     if agent_state.started:
         return False
     agent_state.started = True
+    if callable(overrides.get("scrub")):
+        overrides["scrub_callback"] = overrides.pop("scrub")
     config = Config.from_env(**overrides)
     agent_state.config = config
     log.debug_enabled = config.debug
@@ -40,6 +43,11 @@ def start(**overrides: object) -> bool:
     if not config.enabled:
         log.debug("disabled by LLMTRACE_ENABLED / OTEL_SDK_DISABLED; nothing is patched")
         return True
+    if not config.scrub:
+        log.warning(
+            "scrubbing is off (LLMTRACE_SCRUB=false): credentials and personal data in spans "
+            "are exported as recorded"
+        )
     _activate_plugins(config)
     if config.config_file:
         from llmtrace_agent._app import declarative

@@ -34,6 +34,9 @@ _FALSE = frozenset(("false", "0", "no", "off", ""))
 class ConfigError(ValueError):
     """A value that cannot be used; the message says what was expected."""
 
+    usable: object = None
+    """What can still be used of the value (the valid part of a list), if anything."""
+
 
 # --- parsers: str -> value, raising ConfigError -------------------------------------------------
 
@@ -119,6 +122,35 @@ def _regexes(raw: str) -> tuple[str, ...]:
     return patterns
 
 
+def _scrub_patterns(raw: str) -> tuple[str, ...]:
+    """Like ``_regexes``, but a bad pattern costs only itself: the others still mask."""
+    import re
+
+    patterns, errors = [], []
+    for pattern in _tokens(raw):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            errors.append(f"{pattern!r} is not a regular expression ({exc})")
+        else:
+            patterns.append(pattern)
+    if errors:
+        error = ConfigError("; ".join(errors))
+        error.usable = tuple(patterns)
+        raise error
+    return tuple(patterns)
+
+
+def _callback_path(raw: str) -> str | None:
+    value = raw.strip()
+    module, colon, function = value.partition(":")
+    if not value:
+        return None
+    if not (colon and module.strip() and function.strip()):
+        raise ConfigError("expected module:function")
+    return value
+
+
 class Setting:
     """One configuration variable: the README table and ``--help`` are generated from these."""
 
@@ -190,6 +222,39 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
         16384,
         "Longest captured text, in characters, before it is truncated.",
+    ),
+    Setting(
+        "scrub",
+        "LLMTRACE_SCRUB",
+        _bool,
+        True,
+        "Mask credentials (API keys, tokens, passwords, URL secrets, private keys) in everything "
+        "exported, leaving a `[REDACTED:kind]` marker; `false` exports values as recorded.",
+    ),
+    Setting(
+        "scrub_pii",
+        "LLMTRACE_SCRUB_PII",
+        _bool,
+        False,
+        "Also mask personal data: e-mail addresses, phone numbers, payment cards, IBANs, "
+        "national id numbers.",
+    ),
+    Setting(
+        "scrub_patterns",
+        "LLMTRACE_SCRUB_PATTERNS",
+        _scrub_patterns,
+        (),
+        "Comma list of regular expressions whose matches are masked too (only the first group, "
+        "if the pattern has one).",
+    ),
+    Setting(
+        "scrub_callback",
+        "LLMTRACE_SCRUB_CALLBACK",
+        _callback_path,
+        None,
+        "`module:function` called as `function(key, value)` with every exported string after "
+        "the built-in masking; returns the string to export (None: unchanged). "
+        "`start(scrub=function)` does the same.",
     ),
     Setting(
         "instrumentors",
@@ -366,6 +431,10 @@ class Config:
     file_path: str
     capture_content: bool
     content_max_length: int
+    scrub: bool
+    scrub_pii: bool
+    scrub_patterns: tuple[str, ...]
+    scrub_callback: object
     instrumentors: tuple[str, ...] | None
     disabled_instrumentors: tuple[str, ...]
     http_under_llm: bool
@@ -471,6 +540,8 @@ def _parse_into(
     try:
         values[setting.field] = setting.parse(raw)
     except ConfigError as exc:
+        if exc.usable is not None:
+            values[setting.field] = exc.usable
         invalid.append((name, raw, str(exc), setting.field))
 
 

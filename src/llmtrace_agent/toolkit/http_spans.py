@@ -85,14 +85,45 @@ SENSITIVE_QUERY_PARAMETERS = frozenset(
         # The conventions' earlier list: still AWS SigV2 presigned-URL secrets.
         "AWSAccessKeyId",
         "Signature",
+        "X-Goog-Credential",
         # API keys passed in the query string by LLM APIs (Gemini's ``?key=``) and others.
         "key",
         "api_key",
         "apikey",
+        "api-key",
+        # OAuth 2.0 and OpenID Connect (RFC 6749, 7636, 7523), passwords, sessions.
         "access_token",
+        "refresh_token",
+        "id_token",
+        "token",
+        "auth",
+        "auth_token",
+        "client_secret",
+        "client_assertion",
+        "code_verifier",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "session",
+        "session_id",
+        "sessionid",
+        "jwt",
     )
 )
-"""Query keys whose values ``url.full`` shows as ``REDACTED`` (matched case-sensitively)."""
+"""Query keys whose values ``url.full`` shows as ``REDACTED``, and ``code`` in an OAuth callback
+(a query with ``state``, or a URL naming oauth or a callback). Matched case-sensitively, as the
+conventions say; the export pipeline's scrubber masks them in any spelling (and any other name
+that says credential), in every exported value."""
+OAUTH_CODE_PARAMETER = "code"
+
+
+def is_oauth_callback(url: str) -> bool:
+    """Whether ``url`` (a URL, or the text around one) looks like an OAuth authorization response,
+    whose ``code`` is a credential."""
+    lowered = url.lower()
+    return "state=" in lowered or "oauth" in lowered or "callback" in lowered
+
 
 REDACTED = "REDACTED"
 _CREDENTIALS = "REDACTED:REDACTED"
@@ -308,7 +339,11 @@ def _redact_query(url: str) -> str:
     redacted = False
     for index, pair in enumerate(pairs):
         key, equals, value = pair.partition("=")
-        if equals and value and key in SENSITIVE_QUERY_PARAMETERS:
+        if not (equals and value):
+            continue
+        if key in SENSITIVE_QUERY_PARAMETERS or (
+            key == OAUTH_CODE_PARAMETER and is_oauth_callback(url)
+        ):
             pairs[index] = key + "=" + REDACTED
             redacted = True
     if not redacted:
