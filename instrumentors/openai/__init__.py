@@ -23,7 +23,7 @@ class OpenAIInstrumentor(Instrumentor):
 
     name = "openai"
     targets = ("openai",)
-    requires = "openai>=1,<4"
+    requires = "openai>=1.66,<4"
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.instrumentors.openai import _install

@@ -23,7 +23,7 @@ class RequestsInstrumentor(Instrumentor):
 
     name = "requests"
     targets = ("requests",)
-    requires = "requests>=2.20"
+    requires = "requests>=2.25"  # older ones pin urllib3<1.26, which the OTLP exporter excludes
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.toolkit.guard import internal_errors

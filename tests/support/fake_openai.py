@@ -23,6 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 CREATED = 1_700_000_000
@@ -594,3 +596,32 @@ def json_attribute(span: Any, name: str) -> Any:
     """A content attribute (a JSON string) decoded."""
     assert name in span.attributes, f"{name} missing from {sorted(span.attributes)}"
     return json.loads(span.attributes[name])
+
+
+# --- what the installed SDK has (the SDK matrix runs these tests against the oldest release) ----
+
+
+def sdk_lacks(resource: str, method: str, *parameters: str) -> str | None:
+    """Why a test of ``openai.resources.<resource>`` ``method`` (with these keyword
+    ``parameters``) cannot run on the installed SDK, or None when it can."""
+    import importlib
+    import inspect
+
+    import openai
+
+    module_name, _, class_name = resource.rpartition(".")
+    cls = getattr(importlib.import_module(f"openai.resources.{module_name}"), class_name)
+    function = getattr(cls, method, None)
+    if function is None:
+        return f"openai {openai.__version__} has no {class_name}.{method}"
+    accepted = inspect.signature(function).parameters
+    missing = [name for name in parameters if name not in accepted]
+    if missing:
+        return f"openai {openai.__version__}: {class_name}.{method} takes no {', '.join(missing)}"
+    return None
+
+
+def skip_unless_sdk_has(resource: str, method: str, *parameters: str) -> pytest.MarkDecorator:
+    """A skip marker for surfaces older SDK releases lack (see ``sdk_lacks``)."""
+    reason = sdk_lacks(resource, method, *parameters)
+    return pytest.mark.skipif(reason is not None, reason=reason or "")

@@ -26,13 +26,13 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "openai",
         "llmtrace_agent.instrumentors.openai:OpenAIInstrumentor",
         ("openai",),
-        "openai>=1,<4",
+        "openai>=1.66,<4",
     ),
     (
         "requests",
         "llmtrace_agent.instrumentors.requests:RequestsInstrumentor",
         ("requests",),
-        "requests>=2.20",
+        "requests>=2.25",
     ),
     (
         "urllib3",

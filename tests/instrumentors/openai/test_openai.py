@@ -30,6 +30,7 @@ from tests.support.fake_openai import (
     json_attribute,
     llm_span,
     llm_spans,
+    skip_unless_sdk_has,
 )
 from tests.support.http_server import RecordingHTTPServer
 
@@ -42,6 +43,8 @@ WEATHER_TOOL = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
+
+needs_chat_parse = skip_unless_sdk_has("chat.completions.Completions", "parse")
 
 
 def uninstrumented(method: object) -> object:
@@ -474,6 +477,7 @@ def weather_completion() -> dict:
     return chat_completion(content='{"city": "Paris", "degrees": 14}')
 
 
+@needs_chat_parse
 def test_parse_is_one_span_with_json_output_type(agent, fake_openai):
     fake_openai.reply(Reply(body=weather_completion()))
 
@@ -488,6 +492,7 @@ def test_parse_is_one_span_with_json_output_type(agent, fake_openai):
     assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 12
 
 
+@needs_chat_parse
 def test_async_parse_is_one_span(agent, fake_openai):
     fake_openai.reply(Reply(body=weather_completion()))
 
@@ -502,6 +507,7 @@ def test_async_parse_is_one_span(agent, fake_openai):
     assert llm_span(agent).attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
 
+@needs_chat_parse
 def test_parse_error_of_the_sdk_reaches_the_caller_and_the_span_ends(agent, fake_openai):
     fake_openai.reply(Reply(body=chat_completion(content='{"city": "Par', finish_reason="length")))
 
@@ -633,6 +639,7 @@ def test_streaming_response_of_a_stream_records_the_parsed_stream(agent, fake_op
     assert semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
 
 
+@needs_chat_parse
 def test_raw_response_of_parse_is_one_span(agent, fake_openai):
     fake_openai.reply(Reply(body=weather_completion()))
 

@@ -19,11 +19,17 @@ from tests.support.fake_openai import (
     response_events,
     response_object,
     response_usage,
+    skip_unless_sdk_has,
 )
 
 # --- responses.create ----------------------------------------------------------------------------
 
+needs_tier_and_conversation = skip_unless_sdk_has(
+    "responses.Responses", "create", "service_tier", "conversation"
+)
 
+
+@needs_tier_and_conversation
 def test_response_is_a_chat_span_with_request_and_response_attributes(agent, fake_openai):
     fake_openai.reply(
         Reply(body=response_object(usage=response_usage(100, 40, cached=64, reasoning=16)))
@@ -64,6 +70,7 @@ def test_response_is_a_chat_span_with_request_and_response_attributes(agent, fak
     assert semconv.GEN_AI_USAGE_COST in attributes
 
 
+@needs_tier_and_conversation
 def test_conversation_id_is_recorded(agent, fake_openai):
     fake_openai.reply(Reply(body=response_object(conversation={"id": "conv_123"})))
 

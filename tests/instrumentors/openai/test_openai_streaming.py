@@ -20,9 +20,12 @@ from tests.support.fake_openai import (
     json_attribute,
     llm_span,
     llm_spans,
+    skip_unless_sdk_has,
 )
 
 MESSAGES = [{"role": "user", "content": "Tell me about Paris."}]
+
+needs_chat_stream = skip_unless_sdk_has("chat.completions.Completions", "stream")
 
 
 def stream(fake_openai, **options):
@@ -296,6 +299,7 @@ def test_cancelling_before_the_response_arrives_ends_the_span_with_error_status(
 # --- the stream() helper -------------------------------------------------------------------------
 
 
+@needs_chat_stream
 def test_stream_helper_is_one_span_with_events_and_final_completion(agent, fake_openai):
     chat = client(fake_openai).chat.completions
     with chat.stream(
@@ -312,6 +316,7 @@ def test_stream_helper_is_one_span_with_events_and_final_completion(agent, fake_
     assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
 
 
+@needs_chat_stream
 def test_leaving_the_stream_helper_early_ends_the_span_at_exit(agent, fake_openai):
     with client(fake_openai).chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as s:
         next(iter(s))
@@ -321,6 +326,7 @@ def test_leaving_the_stream_helper_early_ends_the_span_at_exit(agent, fake_opena
     assert kept is s
 
 
+@needs_chat_stream
 def test_async_stream_helper_is_one_span(agent, fake_openai):
     async def main() -> object:
         chat = async_client(fake_openai).chat.completions
@@ -333,6 +339,7 @@ def test_async_stream_helper_is_one_span(agent, fake_openai):
     assert llm_span(agent).attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
 
 
+@needs_chat_stream
 def test_leaving_the_async_stream_helper_early_ends_the_span_at_exit(agent, fake_openai):
     async def main() -> object:
         chat = async_client(fake_openai).chat.completions
