@@ -31,7 +31,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
     (
         "mistralai",
         "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
-        ("mistralai", "mistralai.client",),
+        ("mistralai", "mistralai.client"),
         "mistralai>=1.0.3,<4",
     ),
     (
