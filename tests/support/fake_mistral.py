@@ -9,7 +9,8 @@ its own; and ``POST /v1/embeddings`` with an ``EmbeddingResponse``.
 What the reply holds is chosen by a path prefix, so a client only needs its ``server_url``
 (``url(scenario)``): ``/scenario/<name>/v1/…`` with ``text`` (the default, also without a
 prefix), ``tool_calls``, ``cut`` (a stream whose connection drops after the first chunk), or
-``status_<code>`` (that HTTP status with Mistral's error JSON). Every request is recorded.
+``status_<code>`` (that HTTP status with Mistral's error JSON). A ``text`` request asking for
+JSON (``response_format``) gets ``JSON_TEXT``. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ TEXT_CHUNKS = ("Bonjour", " from the", " fake Mistral.")
 USAGE = {"prompt_tokens": 21, "completion_tokens": 8, "total_tokens": 29}
 EMBEDDING_USAGE = {"prompt_tokens": 6, "completion_tokens": 0, "total_tokens": 6}
 EMBEDDING = [0.25, -0.5, 0.125, 1.0]
+JSON_TEXT = '{"text": "Bonjour"}'
 TOOL_ID = "D681PevKs"
 TOOL_NAME = "get_weather"
 TOOL_ARGUMENTS = '{"city": "Paris"}'
@@ -108,6 +110,11 @@ class FakeMistral:
                     self._send_json(status, error)
                     return
                 model = body.get("model", "unknown")
+                if scenario == "text" and (body.get("response_format") or {}).get("type") in (
+                    "json_schema",
+                    "json_object",
+                ):
+                    scenario = "json"
                 if path.startswith("/v1/embeddings"):
                     self._send_json(200, embeddings(body, model, server._next_id()))
                 elif body.get("stream") is True:
@@ -160,7 +167,8 @@ def _message(scenario: str) -> dict[str, Any]:
             "index": 0,
         }
         return {"role": "assistant", "content": "", "tool_calls": [call]}
-    return {"role": "assistant", "content": TEXT, "tool_calls": None}
+    text = JSON_TEXT if scenario == "json" else TEXT
+    return {"role": "assistant", "content": text, "tool_calls": None}
 
 
 def finish_reason(scenario: str) -> str:

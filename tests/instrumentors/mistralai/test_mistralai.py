@@ -432,3 +432,21 @@ def test_the_sdks_own_tracing_adds_no_second_model_span(
         "llmtrace_agent.httpx",
         "llmtrace_agent.httpx2",
     }
+
+
+def test_parse_is_one_chat_span_with_json_output(
+    agent: InProcessAgent, fake_mistral: FakeMistral
+) -> None:
+    pydantic = pytest.importorskip("pydantic")
+    chat = client(fake_mistral).chat
+    if not hasattr(chat, "parse"):
+        pytest.skip("this mistralai has no chat.parse")
+
+    class Answer(pydantic.BaseModel):
+        text: str
+
+    response = chat.parse(response_format=Answer, model=MODEL, messages=MESSAGES)
+    assert response.choices[0].message.parsed == Answer(text="Bonjour")
+    span = model_span(agent)
+    assert span.attributes["gen_ai.output.type"] == "json"
+    assert len(fake_mistral.requests) == 1
