@@ -35,7 +35,7 @@ class MistralInstrumentor(Instrumentor):
     # Since 2.x ``mistralai`` is a namespace package, whose import no post-import hook sees:
     # ``mistralai.client`` (a regular package) is what an application imports there.
     targets = ("mistralai", "mistralai.client")
-    requires = "mistralai>=1.0.3,<4"
+    requires = "mistralai>=1.2,<4"  # 1.2: the oldest 1.x that installs beside pydantic>=2.10
 
     def instrument(self, module: ModuleType) -> None:
         for name in _CHAT_MODULES:

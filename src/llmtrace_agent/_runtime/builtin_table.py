@@ -32,7 +32,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "mistralai",
         "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
         ("mistralai", "mistralai.client"),
-        "mistralai>=1.0.3,<4",
+        "mistralai>=1.2,<4",
     ),
     (
         "openai",

@@ -4,7 +4,9 @@ the OTLP receiver got is what is asserted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import inspect
 import json
 from typing import Any
 
@@ -297,7 +299,9 @@ def test_a_stream_left_early_ends_its_span_when_closed(
     stream = client(fake_cohere).chat_stream(model=MODEL, messages=MESSAGES)
     for _event in stream:
         break
-    stream.close()
+    # Older SDKs' bare ``except`` swallows GeneratorExit: close() raises their RuntimeError.
+    with contextlib.suppress(RuntimeError):
+        stream.close()
     span = model_span(agent)
     assert span.status_code == "UNSET"
     assert span.attributes["gen_ai.response.id"].endswith("-cohere")
@@ -394,12 +398,16 @@ def test_an_async_http_error_reaches_the_app_unchanged(
 
 
 def test_embed_records_an_embeddings_span(agent: InProcessAgent, fake_cohere: FakeCohere) -> None:
-    response = client(fake_cohere).embed(
+    embed = client(fake_cohere).embed
+    dimensions = {"output_dimension": 1024}  # not an argument of older SDKs (5.11)
+    if "output_dimension" not in inspect.signature(embed).parameters:
+        dimensions = {}
+    response = embed(
         model="embed-v4.0",
         texts=["a", "b"],
         input_type="search_document",
         embedding_types=["float", "int8"],
-        output_dimension=1024,
+        **dimensions,
     )
     span = model_span(agent, "embeddings embed-v4.0")
     assert span.attributes == {
@@ -407,7 +415,7 @@ def test_embed_records_an_embeddings_span(agent: InProcessAgent, fake_cohere: Fa
         "gen_ai.provider.name": "cohere",
         "gen_ai.request.model": "embed-v4.0",
         "gen_ai.request.encoding_formats": ("float", "int8"),
-        "gen_ai.embeddings.dimension.count": 1024,
+        **({"gen_ai.embeddings.dimension.count": 1024} if dimensions else {}),
         "server.address": "127.0.0.1",
         "server.port": fake_cohere.port,
         "gen_ai.response.id": response.id,
