@@ -36,7 +36,8 @@ def test_an_unmodified_app_is_traced_by_the_launcher(
     run = run_traced(code(APP), receiver, env={"FAKE_COHERE_URL": fake_cohere.url()})
 
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == f"{TEXT} | {TEXT}"
+    # The last line: cohere 5.11 imports sagemaker, which prints its config lookups first.
+    assert run.stdout.strip().splitlines()[-1] == f"{TEXT} | {TEXT}"
     spans = receiver.wait_for_spans(2, 10, lambda s: semconv.GEN_AI_OPERATION_NAME in s.attributes)
     assert [s.name for s in spans] == ["chat command-a-03-2025"] * 2
     assert all(s.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 12 for s in spans)
