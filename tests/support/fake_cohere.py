@@ -7,21 +7,18 @@ server-sent events (``message-start``, ``content-start`` / ``content-delta`` / `
 ``POST /v2/embed`` and ``POST /v2/rerank`` with their JSON responses.
 
 What the reply holds is chosen by a path prefix, so a client only needs its ``base_url``
-(``url(scenario)``): ``/scenario/<name>/v2/…`` with ``text`` (the default, also without a
+(``scenario_url(scenario)``): ``/scenario/<name>/v2/…`` with ``text`` (the default, also without a
 prefix), ``tool_calls``, ``cut`` (a stream whose connection drops after the first event), or
 ``status_<code>`` (that HTTP status with an error JSON). Every request is recorded.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import socket
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 TEXT = "Hello from the fake Command."
 TEXT_CHUNKS = ("Hello", " from the", " fake Command.")
@@ -42,122 +39,54 @@ TOOL_ARGUMENTS = '{"city":"Paris"}'
 TOOL_ARGUMENT_CHUNKS = ('{"city"', ':"Par', 'is"}')
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server read it; header names lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class FakeCohere:
+class FakeCohere(LoopbackServer):
     """Serves the v2 API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[ReceivedRequest] = []
+        super().__init__()
         self._ids = itertools.count(1)
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        self.base_url = self.origin
 
-    def url(self, scenario: str = "text") -> str:
+    def scenario_url(self, scenario: str = "text") -> str:
         """The server URL a client uses to get ``scenario``'s answers."""
-        return f"{self.base_url}/scenario/{scenario}"
-
-    @property
-    def requests(self) -> list[ReceivedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def only_request(self) -> ReceivedRequest:
-        """The one request received since the last ``clear`` (fails if there were others)."""
-        received = self.requests
-        assert len(received) == 1, f"expected one request, got {received}"
-        return received[0]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        return f"{self.origin}/scenario/{scenario}"
 
     def _next_id(self) -> str:
         return f"fake-{next(self._ids):08d}-cohere"
 
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        scenario, path = "text", request.path
+        if path.startswith("/scenario/"):
+            _, _, scenario, path = path.split("/", 3)
+            path = "/" + path
+        if scenario.startswith("status_"):
+            status = int(scenario.removeprefix("status_"))
+            exchange.send_json(status, {"id": "fake-error", "message": "fake error"})
+            return
+        if path.startswith("/v2/embed"):
+            exchange.send_json(200, embed(body, self._next_id()))
+        elif path.startswith("/v2/rerank"):
+            exchange.send_json(200, rerank(body, self._next_id()))
+        elif body.get("stream") is True:
+            events = [
+                f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
+                for event in stream_events(scenario, self._next_id())
+            ]
+            _send_events(exchange, events, scenario)
+        else:
+            exchange.send_json(200, chat(scenario, self._next_id()))
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server._record(ReceivedRequest("POST", self.path, headers, body))
-                scenario, path = "text", self.path
-                if path.startswith("/scenario/"):
-                    _, _, scenario, path = path.split("/", 3)
-                    path = "/" + path
-                if scenario.startswith("status_"):
-                    status = int(scenario.removeprefix("status_"))
-                    self._send_json(status, {"id": "fake-error", "message": "fake error"})
-                    return
-                if path.startswith("/v2/embed"):
-                    self._send_json(200, embed(body, server._next_id()))
-                elif path.startswith("/v2/rerank"):
-                    self._send_json(200, rerank(body, server._next_id()))
-                elif body.get("stream") is True:
-                    self._send_events(stream_events(scenario, server._next_id()), scenario)
-                else:
-                    self._send_json(200, chat(scenario, server._next_id()))
-
-            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _send_events(self, chunks: list[dict[str, Any]], scenario: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                try:
-                    for number, event in enumerate(chunks):
-                        line = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
-                        self._chunk(line.encode())
-                        if scenario == "cut" and number == 0:
-                            self.close_connection = True
-                            with contextlib.suppress(OSError):
-                                self.connection.shutdown(socket.SHUT_RDWR)
-                            return
-                    self._chunk(b"")
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the client stopped reading: fine
-
-            def _chunk(self, data: bytes) -> None:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+def _send_events(exchange: Exchange, events: list[str], scenario: str) -> None:
+    """Each event flushed as a chunk of its own; ``cut`` drops the connection after the first."""
+    exchange.start_chunks(200, "text/event-stream")
+    for number, event in enumerate(events):
+        exchange.chunk(event.encode())
+        if scenario == "cut" and number == 0:
+            exchange.drop()
+            return
+    exchange.end_chunks()
 
 
 def finish_reason(scenario: str) -> str:

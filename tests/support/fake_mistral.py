@@ -7,7 +7,7 @@ chunk carrying ``finish_reason`` and ``usage``, then ``data: [DONE]``), each flu
 its own; and ``POST /v1/embeddings`` with an ``EmbeddingResponse``.
 
 What the reply holds is chosen by a path prefix, so a client only needs its ``server_url``
-(``url(scenario)``): ``/scenario/<name>/v1/…`` with ``text`` (the default, also without a
+(``scenario_url(scenario)``): ``/scenario/<name>/v1/…`` with ``text`` (the default, also without a
 prefix), ``tool_calls``, ``cut`` (a stream whose connection drops after the first chunk), or
 ``status_<code>`` (that HTTP status with Mistral's error JSON). A ``text`` request asking for
 JSON (``response_format``) gets ``JSON_TEXT``. Every request is recorded.
@@ -15,14 +15,11 @@ JSON (``response_format``) gets ``JSON_TEXT``. Every request is recorded.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import socket
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 TEXT = "Bonjour from the fake Mistral."
 TEXT_CHUNKS = ("Bonjour", " from the", " fake Mistral.")
@@ -35,127 +32,59 @@ TOOL_NAME = "get_weather"
 TOOL_ARGUMENTS = '{"city": "Paris"}'
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server read it; header names lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class FakeMistral:
+class FakeMistral(LoopbackServer):
     """Serves the API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[ReceivedRequest] = []
+        super().__init__()
         self._ids = itertools.count(1)
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        self.base_url = self.origin
 
-    def url(self, scenario: str = "text") -> str:
+    def scenario_url(self, scenario: str = "text") -> str:
         """The server URL a client uses to get ``scenario``'s answers."""
-        return f"{self.base_url}/scenario/{scenario}"
-
-    @property
-    def requests(self) -> list[ReceivedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def only_request(self) -> ReceivedRequest:
-        """The one request received since the last ``clear`` (fails if there were others)."""
-        received = self.requests
-        assert len(received) == 1, f"expected one request, got {received}"
-        return received[0]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        return f"{self.origin}/scenario/{scenario}"
 
     def _next_id(self) -> str:
         return f"cmpl-fake{next(self._ids):08d}"
 
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        scenario, path = "text", request.path
+        if path.startswith("/scenario/"):
+            _, _, scenario, path = path.split("/", 3)
+            path = "/" + path
+        if scenario.startswith("status_"):
+            status = int(scenario.removeprefix("status_"))
+            error = {"object": "error", "message": "fake error", "type": "fake_error"}
+            exchange.send_json(status, error)
+            return
+        model = body.get("model", "unknown")
+        if scenario == "text" and (body.get("response_format") or {}).get("type") in (
+            "json_schema",
+            "json_object",
+        ):
+            scenario = "json"
+        if path.startswith("/v1/embeddings"):
+            exchange.send_json(200, embeddings(body, model, self._next_id()))
+        elif body.get("stream") is True:
+            events = [
+                f"data: {json.dumps(chunk)}\n\n"
+                for chunk in stream_chunks(scenario, self._next_id(), model)
+            ]
+            _send_events(exchange, [*events, "data: [DONE]\n\n"], scenario)
+        else:
+            exchange.send_json(200, completion(scenario, self._next_id(), model))
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server._record(ReceivedRequest("POST", self.path, headers, body))
-                scenario, path = "text", self.path
-                if path.startswith("/scenario/"):
-                    _, _, scenario, path = path.split("/", 3)
-                    path = "/" + path
-                if scenario.startswith("status_"):
-                    status = int(scenario.removeprefix("status_"))
-                    error = {"object": "error", "message": "fake error", "type": "fake_error"}
-                    self._send_json(status, error)
-                    return
-                model = body.get("model", "unknown")
-                if scenario == "text" and (body.get("response_format") or {}).get("type") in (
-                    "json_schema",
-                    "json_object",
-                ):
-                    scenario = "json"
-                if path.startswith("/v1/embeddings"):
-                    self._send_json(200, embeddings(body, model, server._next_id()))
-                elif body.get("stream") is True:
-                    self._send_events(stream_chunks(scenario, server._next_id(), model), scenario)
-                else:
-                    self._send_json(200, completion(scenario, server._next_id(), model))
-
-            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _send_events(self, chunks: list[dict[str, Any]], scenario: str) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                try:
-                    for number, chunk in enumerate(chunks):
-                        self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
-                        if scenario == "cut" and number == 0:
-                            self.close_connection = True
-                            with contextlib.suppress(OSError):
-                                self.connection.shutdown(socket.SHUT_RDWR)
-                            return
-                    self._chunk(b"data: [DONE]\n\n")
-                    self._chunk(b"")
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the client stopped reading: fine
-
-            def _chunk(self, data: bytes) -> None:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+def _send_events(exchange: Exchange, events: list[str], scenario: str) -> None:
+    """Each event flushed as a chunk of its own; ``cut`` drops the connection after the first."""
+    exchange.start_chunks(200, "text/event-stream")
+    for number, event in enumerate(events):
+        exchange.chunk(event.encode())
+        if scenario == "cut" and number == 0:
+            exchange.drop()
+            return
+    exchange.end_chunks()
 
 
 def _message(scenario: str) -> dict[str, Any]:

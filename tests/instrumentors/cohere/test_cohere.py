@@ -42,11 +42,12 @@ TOOL_CALL = {
 
 
 def client(server: FakeCohere, scenario: str = "text") -> cohere.ClientV2:
-    return cohere.ClientV2(api_key="fake-cohere-secret-key", base_url=server.url(scenario))
+    return cohere.ClientV2(api_key="fake-cohere-secret-key", base_url=server.scenario_url(scenario))
 
 
 def async_client(server: FakeCohere, scenario: str = "text") -> cohere.AsyncClientV2:
-    return cohere.AsyncClientV2(api_key="fake-cohere-secret-key", base_url=server.url(scenario))
+    url = server.scenario_url(scenario)
+    return cohere.AsyncClientV2(api_key="fake-cohere-secret-key", base_url=url)
 
 
 def model_span(agent: InProcessAgent, name: str = SPAN) -> ReceivedSpan:
@@ -466,6 +467,6 @@ def test_async_rerank_records_a_rerank_span(agent: InProcessAgent, fake_cohere: 
 def test_the_v2_client_of_a_v1_client_is_traced(
     agent: InProcessAgent, fake_cohere: FakeCohere
 ) -> None:
-    v1 = cohere.Client(api_key="k", base_url=fake_cohere.url())
+    v1 = cohere.Client(api_key="k", base_url=fake_cohere.scenario_url())
     v1.v2.chat(model=MODEL, messages=MESSAGES)
     assert model_span(agent).attributes["gen_ai.provider.name"] == "cohere"

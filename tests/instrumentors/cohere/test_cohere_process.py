@@ -33,7 +33,7 @@ print(answer.message.content[0].text, "|", asyncio.run(main()))
 def test_an_unmodified_app_is_traced_by_the_launcher(
     receiver: OTLPReceiver, fake_cohere: FakeCohere
 ) -> None:
-    run = run_traced(code(APP), receiver, env={"FAKE_COHERE_URL": fake_cohere.url()})
+    run = run_traced(code(APP), receiver, env={"FAKE_COHERE_URL": fake_cohere.scenario_url()})
 
     assert run.returncode == 0, run.stderr
     # The last line: cohere 5.11 imports sagemaker, which prints its config lookups first.

@@ -41,7 +41,7 @@ TOOLS = [
 
 
 def client(server: FakeMistral, scenario: str = "text") -> Mistral:
-    return Mistral(api_key="fake-mistral-secret-key", server_url=server.url(scenario))
+    return Mistral(api_key="fake-mistral-secret-key", server_url=server.scenario_url(scenario))
 
 
 def model_span(agent: InProcessAgent, name: str = SPAN) -> ReceivedSpan:

@@ -32,7 +32,7 @@ print(answer.choices[0].message.content, "|", streamed)
 def test_an_unmodified_app_is_traced_by_the_launcher(
     receiver: OTLPReceiver, fake_mistral: FakeMistral
 ) -> None:
-    run = run_traced(code(APP), receiver, env={"FAKE_MISTRAL_URL": fake_mistral.url()})
+    run = run_traced(code(APP), receiver, env={"FAKE_MISTRAL_URL": fake_mistral.scenario_url()})
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == f"{TEXT} | {TEXT}"
