@@ -11,6 +11,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "anthropic>=0.43,<3",
     ),
     (
+        "cohere",
+        "llmtrace_agent.instrumentors.cohere:CohereInstrumentor",
+        ("cohere",),
+        "cohere>=5.11,<8",
+    ),
+    (
         "httpx",
         "llmtrace_agent.instrumentors.httpx:HTTPXInstrumentor",
         ("httpx",),
@@ -21,6 +27,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llmtrace_agent.instrumentors.httpx2:HTTPX2Instrumentor",
         ("httpx2",),
         "httpx2>=2",
+    ),
+    (
+        "mistralai",
+        "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
+        ("mistralai", "mistralai.client"),
+        "mistralai>=1.2,<4",
     ),
     (
         "openai",

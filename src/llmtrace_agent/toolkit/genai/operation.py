@@ -33,6 +33,12 @@ class LLMOperation:
     """``gen_ai.operation.name``: chat, text_completion, embeddings, generate_content…"""
     provider_name = ""
     """``gen_ai.provider.name`` (``openai``, ``anthropic``…); see ``provider`` to vary it."""
+    sends_when_iterated = False
+    """True for an SDK method that is a generator function (sync or async, e.g. cohere's
+    ``chat_stream``): calling it sends nothing, the request goes out on the first ``next()``.
+    Its stream proxy then fetches the first chunk with the call's span current (so the HTTP
+    span is its child and no inner SDK adds a second model span). Install ``llm_wrapper`` on
+    such a method even when it is an async generator: calling it returns the stream at once."""
 
     def provider(self, instance: object) -> str:
         """The provider for the client ``instance`` (e.g. Azure OpenAI is ``azure.ai.openai``)."""

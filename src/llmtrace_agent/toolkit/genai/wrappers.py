@@ -130,6 +130,9 @@ def _finish(
     try:
         state = operation.stream_state(call, result)
         if state is not None:
+            if operation.sends_when_iterated:
+                is_async = hasattr(result, "__anext__")
+                proxy = DeferredAsyncStreamProxy if is_async else DeferredStreamProxy
             return proxy(result, call, state)
         stand_in = operation.result_proxy(call, result)
         if stand_in is not None:
@@ -141,6 +144,33 @@ def _finish(
         return result
     _end(call, None)
     return result
+
+
+class DeferredStreamProxy(StreamProxy):
+    """The stream of a generator method (``LLMOperation.sends_when_iterated``): until the first
+    chunk arrives, each ``next()`` runs inside the call, as the request is sent then."""
+
+    def __next__(self) -> object:
+        if self._self_on_chunk is not None:
+            return StreamProxy.__next__(self)
+        tokens = _enter(self._self_call)
+        try:
+            return StreamProxy.__next__(self)
+        finally:
+            _exit(tokens)
+
+
+class DeferredAsyncStreamProxy(AsyncStreamProxy):
+    """The async twin of ``DeferredStreamProxy`` (an async generator method)."""
+
+    async def __anext__(self) -> object:
+        if self._self_on_chunk is not None:
+            return await AsyncStreamProxy.__anext__(self)
+        tokens = _enter(self._self_call)
+        try:
+            return await AsyncStreamProxy.__anext__(self)
+        finally:
+            _exit(tokens)
 
 
 _servers: dict[str, tuple[str | None, int | None]] = {}

@@ -1,0 +1,198 @@
+"""Mistral's chat and embeddings calls in the terms of the GenAI conventions.
+
+Mistral speaks OpenAI's chat-completion shape (``choices``, ``usage.prompt_tokens``…), so the
+response, stream and content readers are ``llmtrace_agent.toolkit.openai_shapes``'; what differs
+is read here: ``random_seed``, ``top_k``, the streamed ``CompletionEvent`` wrapping each chunk in
+``data``, content chunks of its own (``thinking``, ``image_url`` as a plain string,
+``document_url``, ``input_audio``), and the SDK's ``UNSET`` placeholder for every argument not
+given (the tolerant readers skip it).
+"""
+
+from __future__ import annotations
+
+from llmtrace_agent.toolkit import genai, semconv
+from llmtrace_agent.toolkit.openai_shapes import content as openai_content
+from llmtrace_agent.toolkit.openai_shapes.chat import (
+    ChatChoiceOutput,
+    chat_request_attributes,
+    output_type_of,
+)
+from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesOperation, ChoicesStreamState
+from llmtrace_agent.toolkit.openai_shapes.usage import usage_of
+from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from llmtrace_agent.toolkit.genai import LLMCall
+
+MISTRAL_AI = "mistral_ai"
+
+
+def request_for(
+    instance: object, kwargs: Mapping[str, object], attributes: dict[str, object], stream: bool
+) -> genai.Request:
+    """A ``Request`` with ``server.address`` / ``server.port`` of the URL the call goes to: the
+    call's ``server_url`` argument, else the client's server."""
+    url = as_str(kwargs.get("server_url"))
+    if url is None:
+        configuration = getattr(instance, "sdk_configuration", None)
+        try:
+            url = configuration.get_server_details()[0]  # type: ignore[union-attr]
+        except Exception:
+            url = None
+    address, port = genai.server_of(url) if url else (None, None)
+    return genai.Request(kwargs.get("model"), attributes, stream, address, port)
+
+
+class ChatOperation(ChoicesOperation):
+    """``chat.complete`` / ``complete_async`` (``streams=False``), ``chat.stream`` /
+    ``stream_async`` (``streams=True``)."""
+
+    operation_name = "chat"
+    provider_name = MISTRAL_AI
+    choice_output = ChatChoiceOutput
+
+    def __init__(self, streams: bool) -> None:
+        self.streams = streams
+
+    def request(
+        self, instance: object, kwargs: Mapping[str, object], capture: bool
+    ) -> genai.Request:
+        # Hot path: every call.
+        attributes: dict[str, object] = {}
+        chat_request_attributes(kwargs, attributes)
+        seed = as_int(kwargs.get("random_seed"))
+        if seed is not None:
+            attributes[semconv.GEN_AI_REQUEST_SEED] = seed
+        top_k = as_float(kwargs.get("top_k"))
+        if top_k is not None:
+            attributes[semconv.GEN_AI_REQUEST_TOP_K] = top_k
+        response_format = kwargs.get("response_format")
+        if response_format is not None and semconv.GEN_AI_OUTPUT_TYPE not in attributes:
+            # An SDK model (``parse`` passes a ``ResponseFormat``) rather than a dict.
+            output_type = output_type_of({"type": field(response_format, "type")})
+            if output_type:
+                attributes[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+        if capture:
+            record_chat_input(attributes, kwargs.get("messages"), kwargs.get("tools"))
+        return request_for(instance, kwargs, attributes, self.streams)
+
+    def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
+        chat_message = field(choice, "message")
+        parts = content_parts(field(chat_message, "content"))
+        parts.extend(openai_content.chat_tool_calls(chat_message))
+        role = as_str(field(chat_message, "role")) or "assistant"
+        return genai.output_message(role, parts, finish_reason)
+
+    def stream_state(self, call: LLMCall, result: object) -> genai.StreamState | None:
+        if not self.streams:
+            return None
+        output_class = self.choice_output if call.capture_content else None
+        return EventStreamState(output_class, self.response_metric_attributes)
+
+
+class EventStreamState(ChoicesStreamState):
+    """A Mistral stream: each event holds its chat-completion chunk in ``data``."""
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: object) -> None:
+        # Hot path: once per event.
+        ChoicesStreamState.on_chunk(self, getattr(chunk, "data", None))
+
+
+class EmbeddingsOperation(genai.LLMOperation):
+    """``embeddings.create`` / ``create_async``: the requested format and dimension count, the
+    response id and model, and the input token count."""
+
+    operation_name = "embeddings"
+    provider_name = MISTRAL_AI
+
+    def request(
+        self, instance: object, kwargs: Mapping[str, object], capture: bool
+    ) -> genai.Request:
+        attributes: dict[str, object] = {}
+        encoding_format = as_str(kwargs.get("encoding_format"))
+        if encoding_format:
+            attributes[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]
+        dimensions = as_int(kwargs.get("output_dimension"))
+        if dimensions is not None:
+            attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+        return request_for(instance, kwargs, attributes, False)
+
+    def record_response(self, call: LLMCall, response: object) -> None:
+        usage = usage_of(field(response, "usage"))
+        if usage is not None:
+            usage.output = None  # embeddings produce no tokens (Mistral reports 0)
+        call.set_response(
+            response_id=field(response, "id"), model=field(response, "model"), usage=usage
+        )
+
+
+# --- content ---------------------------------------------------------------------------------
+
+
+def record_chat_input(attributes: dict[str, object], messages: object, tools: object) -> None:
+    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions."""
+    messages = as_list(messages)
+    if messages:
+        instructions: list[dict[str, object]] = []
+        inputs: list[dict[str, object]] = []
+        for item in messages:
+            role = field(item, "role")
+            parts = content_parts(field(item, "content"))
+            if role == "system":
+                instructions.extend(parts)
+            elif role == "tool":
+                result = openai_content.tool_result(field(item, "content"))
+                call_id = field(item, "tool_call_id")
+                response = genai.tool_call_response_part(as_str(call_id), result)
+                inputs.append(genai.message("tool", [response], as_str(field(item, "name"))))
+            else:
+                parts.extend(openai_content.chat_tool_calls(item))
+                inputs.append(genai.message(role, parts))
+        if instructions:
+            attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = genai.to_json(instructions)
+        attributes[semconv.GEN_AI_INPUT_MESSAGES] = genai.to_json(inputs)
+    tools = as_list(tools)
+    if tools:
+        definitions = openai_content.tool_definitions(tools)
+        attributes[semconv.GEN_AI_TOOL_DEFINITIONS] = genai.to_json(definitions)
+
+
+def content_parts(content: object) -> list[dict[str, object]]:
+    """A Mistral message content (a string or a list of chunks) as GenAI message parts."""
+    if isinstance(content, str):
+        return [genai.text_part(content)]
+    parts: list[dict[str, object]] = []
+    for chunk in as_list(content) or ():
+        kind = field(chunk, "type")
+        if kind == "thinking":
+            texts = [field(piece, "text") for piece in as_list(field(chunk, "thinking")) or ()]
+            parts.append(genai.reasoning_part("".join(t for t in texts if isinstance(t, str))))
+        elif kind == "image_url" and isinstance(field(chunk, "image_url"), str):
+            parts.append(_media(field(chunk, "image_url"), "image"))
+        elif kind == "document_url":
+            parts.append(_media(field(chunk, "document_url"), "document"))
+        elif kind == "input_audio":
+            parts.append({"type": "blob", "modality": "audio", "content": _PLACEHOLDER})
+        else:
+            parts.extend(openai_content.content_parts([chunk]))
+    return parts
+
+
+_PLACEHOLDER = "[binary data]"
+
+
+def _media(url: object, modality: str) -> dict[str, object]:
+    """A URL as a ``uri`` part; inline data (a ``data:`` URL) as a ``blob`` part whose bytes are
+    replaced by a placeholder."""
+    if isinstance(url, str) and url.startswith("data:"):
+        mime_type = url[5:].split(";", 1)[0].split(",", 1)[0] or None
+        part: dict[str, object] = {"type": "blob", "modality": modality, "content": _PLACEHOLDER}
+        if mime_type:
+            part["mime_type"] = mime_type
+        return part
+    return {"type": "uri", "modality": modality, "uri": genai.clip(url)}
