@@ -11,6 +11,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "anthropic>=0.43,<3",
     ),
     (
+        "groq",
+        "llmtrace_agent.instrumentors.groq:GroqInstrumentor",
+        ("groq",),
+        "groq>=0.9,<2",
+    ),
+    (
         "httpx",
         "llmtrace_agent.instrumentors.httpx:HTTPXInstrumentor",
         ("httpx",),
