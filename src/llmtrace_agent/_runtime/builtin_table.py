@@ -29,6 +29,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "httpx2>=2",
     ),
     (
+        "ollama",
+        "llmtrace_agent.instrumentors.ollama:OllamaInstrumentor",
+        ("ollama",),
+        "ollama>=0.4,<1",
+    ),
+    (
         "openai",
         "llmtrace_agent.instrumentors.openai:OpenAIInstrumentor",
         ("openai",),
