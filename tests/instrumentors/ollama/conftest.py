@@ -4,7 +4,7 @@ import pytest
 
 pytest.importorskip("ollama")
 
-from tests.support.fake_ollama import FakeOllama  # noqa: E402
+from tests.support.fake_ollama import FakeOllama
 
 
 @pytest.fixture(scope="session")
