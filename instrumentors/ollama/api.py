@@ -26,12 +26,11 @@ from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, as
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
     from types import ModuleType
 
     from llmtrace_agent.instrumentors.ollama import OllamaInstrumentor
     from llmtrace_agent.toolkit.genai import LLMCall
-    from llmtrace_agent.toolkit.instrumentor import Wrapper
 
 OLLAMA = "ollama"
 IMAGE_PLACEHOLDER = {"type": "blob", "modality": "image", "content": "[image omitted]"}
@@ -339,29 +338,9 @@ METHODS: dict[str, tuple[tuple[str, ...], OllamaOperation]] = {
 def install(instrumentor: OllamaInstrumentor, module: ModuleType) -> None:
     """Wrap the client classes' methods and the module-level functions."""
     for method, (names, operation) in METHODS.items():
-        sync_wrapper = with_keywords(names, genai.llm_wrapper(instrumentor, operation))
-        async_wrapper = with_keywords(names, genai.async_llm_wrapper(instrumentor, operation))
+        sync_wrapper = genai.with_keywords(names, genai.llm_wrapper(instrumentor, operation))
+        async_wrapper = genai.with_keywords(names, genai.async_llm_wrapper(instrumentor, operation))
         instrumentor.wrap(module, f"Client.{method}", sync_wrapper)
         instrumentor.wrap(module, f"AsyncClient.{method}", async_wrapper)
         if callable(getattr(module, method, None)):
             instrumentor.wrap(module, method, sync_wrapper)  # bound to ollama's default client
-
-
-def with_keywords(names: tuple[str, ...], traced: Wrapper) -> Wrapper:
-    """Pass the leading positional arguments (``chat("llama3.2", messages)``) by name, so the
-    operation reads them from ``kwargs``: the same call for these positional-or-keyword
-    parameters."""
-
-    def wrapper(
-        wrapped: Callable[..., object],
-        instance: object,
-        args: tuple[object, ...],
-        kwargs: dict[str, object],
-    ) -> object:
-        # Hot path: every call.
-        if args and len(args) <= len(names) and not any(n in kwargs for n in names[: len(args)]):
-            kwargs = {**dict(zip(names, args, strict=False)), **kwargs}
-            args = ()
-        return traced(wrapped, instance, args, kwargs)
-
-    return wrapper

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Request:
     """What an ``LLMOperation`` tells about a call before it is made."""
 
-    __slots__ = ("attributes", "model", "server_address", "server_port", "stream")
+    __slots__ = ("attributes", "model", "provider", "server_address", "server_port", "stream")
 
     def __init__(
         self,
@@ -32,12 +32,16 @@ class Request:
         stream: bool = False,
         server_address: str | None = None,
         server_port: int | None = None,
+        provider: str | None = None,
     ) -> None:
         self.model = model if isinstance(model, str) and model else None
         self.attributes = attributes if attributes is not None else {}
         self.stream = stream
         self.server_address = server_address
         self.server_port = server_port
+        self.provider = provider
+        """``gen_ai.provider.name`` when only the call's arguments tell it (a router's model
+        string, ``openai/gpt-4o``); None: the operation's ``provider(instance)``."""
 
 
 class LLMCall:
