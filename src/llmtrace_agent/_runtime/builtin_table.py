@@ -29,6 +29,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "httpx2>=2",
     ),
     (
+        "litellm",
+        "llmtrace_agent.instrumentors.litellm:LiteLLMInstrumentor",
+        ("litellm",),
+        "litellm>=1.60,<2",
+    ),
+    (
         "ollama",
         "llmtrace_agent.instrumentors.ollama:OllamaInstrumentor",
         ("ollama",),
