@@ -250,9 +250,13 @@ def test_no_content_without_capture(agent, fake_openai):
 def test_with_litellms_own_opentelemetry_callback_there_is_no_span_of_ours(agent, fake_openai):
     """The application's explicit choice of LiteLLM's own tracing wins: no span of ours, and
     none from the openai SDK underneath either."""
+    import inspect
+
     from litellm.integrations.opentelemetry import OpenTelemetry
     from opentelemetry import trace
 
+    if "tracer_provider" not in inspect.signature(OpenTelemetry).parameters:
+        pytest.skip("this LiteLLM's OpenTelemetry logger makes its own provider and exporter")
     litellm.callbacks = [OpenTelemetry(tracer_provider=trace.get_tracer_provider())]
     try:
         litellm.completion(messages=MESSAGES, **openai_route(fake_openai))
