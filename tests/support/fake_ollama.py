@@ -10,14 +10,12 @@ any status and body, any list of lines, a connection dropped mid-stream.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 CREATED_AT = "2026-11-30T12:00:00.000000Z"
 PIECES = ("Hello", " from", " Ollama!")
@@ -37,25 +35,13 @@ class Reply:
     """Close the connection abruptly after this many lines."""
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    path: str
-    body: Any
-    headers: dict[str, str]
-
-
-class FakeOllama:
+class FakeOllama(LoopbackServer):
     """The server, on a free loopback port, answering from a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._replies: deque[Reply] = deque()
-        self._requests: list[ReceivedRequest] = []
-        self._http = _QuietServer(("127.0.0.1", 0), _handler_class(self))
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.host = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        self.host = self.origin  # what ``ollama.Client(host=...)`` takes
 
     def reply(self, *replies: Reply) -> None:
         """Answer the next requests with these, in order (then plausibly again)."""
@@ -65,23 +51,22 @@ class FakeOllama:
     def clear(self) -> None:
         with self._lock:
             self._replies.clear()
-            self._requests.clear()
+        super().clear()
 
-    @property
-    def requests(self) -> list[ReceivedRequest]:
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
         with self._lock:
-            return list(self._requests)
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-
-    def _next(self, request: ReceivedRequest) -> Reply:
-        with self._lock:
-            self._requests.append(request)
-            if self._replies:
-                return self._replies.popleft()
-        return default_reply(request)
+            reply = self._replies.popleft() if self._replies else None
+        reply = reply or default_reply(request)
+        if reply.lines is None:
+            exchange.send_json(reply.status, reply.body)
+            return
+        exchange.start_chunks(reply.status, "application/x-ndjson")
+        for sent, line in enumerate(reply.lines):
+            if reply.drop_after is not None and sent >= reply.drop_after:
+                exchange.drop()
+                return
+            exchange.chunk(json.dumps(line).encode() + b"\n")
+        exchange.end_chunks()
 
 
 # --- answers -------------------------------------------------------------------------------------
@@ -190,67 +175,3 @@ def embed_response(model: str = "nomic-embed-text", count: int = 1) -> dict[str,
         "load_duration": 100_000,
         "prompt_eval_count": 4 * count,
     }
-
-
-# --- HTTP ----------------------------------------------------------------------------------------
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-def _handler_class(server: FakeOllama) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            try:
-                body: Any = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            reply = server._next(ReceivedRequest(self.path, body, headers))
-            if reply.lines is not None:
-                self._stream(reply)
-            else:
-                payload = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(payload)
-
-        def _stream(self, reply: Reply) -> None:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/x-ndjson")
-            self.send_header("Transfer-Encoding", "chunked")
-            self.end_headers()
-            try:
-                for sent, line in enumerate(reply.lines or ()):
-                    if reply.drop_after is not None and sent >= reply.drop_after:
-                        self.wfile.flush()
-                        self.close_connection = True
-                        with contextlib.suppress(OSError):
-                            self.connection.shutdown(socket.SHUT_RDWR)
-                        return
-                    self._chunk(json.dumps(line).encode() + b"\n")
-                self._chunk(b"")
-            except (BrokenPipeError, ConnectionResetError):
-                self.close_connection = True
-
-        def _chunk(self, data: bytes) -> None:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
