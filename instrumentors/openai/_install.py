@@ -17,7 +17,10 @@ import functools
 from llmtrace_agent.instrumentors.openai.chat import ChatOperation
 from llmtrace_agent.instrumentors.openai.completions import CompletionsOperation
 from llmtrace_agent.instrumentors.openai.embeddings import EmbeddingsOperation
-from llmtrace_agent.instrumentors.openai.responses import ResponsesOperation
+from llmtrace_agent.instrumentors.openai.responses import (
+    ResponsesOperation,
+    ResumedResponseOperation,
+)
 from llmtrace_agent.toolkit import genai, guard
 
 TYPE_CHECKING = False
@@ -27,9 +30,11 @@ if TYPE_CHECKING:
 
     from llmtrace_agent.instrumentors.openai import OpenAIInstrumentor
     from llmtrace_agent.toolkit.genai import LLMOperation
+    from llmtrace_agent.toolkit.instrumentor import Wrapper
 
 _chat = ChatOperation()
 _responses = ResponsesOperation()
+_resumed = ResumedResponseOperation()
 
 _CHAT_METHODS = (
     ("Completions.create", _chat, False),
@@ -53,6 +58,15 @@ API_METHODS: dict[str, tuple[tuple[str, LLMOperation, bool], ...]] = {
         ("Responses.parse", _responses, False),
         ("AsyncResponses.create", _responses, True),
         ("AsyncResponses.parse", _responses, True),
+        ("Responses.retrieve", _resumed, False),
+        ("AsyncResponses.retrieve", _resumed, True),
+    ),
+    # openai 3.x: the beta Responses API (client.beta.responses), same request and event shapes
+    "openai.resources.beta.responses.responses": (
+        ("Responses.create", _responses, False),
+        ("AsyncResponses.create", _responses, True),
+        ("Responses.retrieve", _resumed, False),
+        ("AsyncResponses.retrieve", _resumed, True),
     ),
     "openai.resources.embeddings": (
         ("Embeddings.create", EmbeddingsOperation(), False),
@@ -95,7 +109,24 @@ def _patch_api_methods(
 ) -> None:
     for path, operation, is_async in methods:
         make_wrapper = genai.async_llm_wrapper if is_async else genai.llm_wrapper
-        instrumentor.wrap(module, path, make_wrapper(instrumentor, operation))
+        wrapper = make_wrapper(instrumentor, operation)
+        if isinstance(operation, ResumedResponseOperation):
+            wrapper = _streamed_only(genai.with_keywords(("response_id",), wrapper))
+        instrumentor.wrap(module, path, wrapper)
+
+
+def _streamed_only(traced: Wrapper) -> Wrapper:
+    """``retrieve`` makes a model-call span only when it streams a response's events again; a
+    plain ``retrieve`` (polling a background response) is a lookup, not a call."""
+
+    def wrapper(
+        wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+    ) -> object:
+        if kwargs.get("stream") is True:
+            return traced(wrapped, instance, args, kwargs)
+        return wrapped(*args, **kwargs)
+
+    return wrapper
 
 
 def _patch_helper_closes(

@@ -8,6 +8,8 @@ asked for function calls), the ``incomplete_details.reason`` when incomplete
 
 from __future__ import annotations
 
+import threading
+
 from llmtrace_agent.instrumentors.openai._base import (
     OpenAIOperation,
     is_openai,
@@ -22,6 +24,8 @@ from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, fi
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from opentelemetry.trace import SpanContext
 
     from llmtrace_agent.toolkit.genai import LLMCall
 
@@ -86,6 +90,7 @@ class ResponsesOperation(OpenAIOperation):
 
 def record_response_object(call: LLMCall, response: object) -> None:
     """Record a complete ``Response`` (returned, or carried by the stream's final event)."""
+    remember_background(call, response)
     items = as_list(field(response, "output")) or ()
     reason = finish_reason(response, items)
     outputs = None
@@ -166,6 +171,7 @@ class ResponsesStreamState(genai.StreamState):
             record_response_object(call, final)
             return
         started = self.started  # the stream ended before its final event
+        remember_background(call, started)
         outputs = None
         if self.capture:
             parts = [part for item in self.items for part in content.output_item_parts(item)]
@@ -179,3 +185,50 @@ class ResponsesStreamState(genai.StreamState):
             output_messages=outputs,
             metric_attributes=response_metric_attributes(call, started),
         )
+
+
+# --- background responses, resumed -------------------------------------------------------------
+
+# A background response (``background=True``) runs on the server; its events can be read again
+# later with ``responses.retrieve(id, stream=True, starting_after=n)`` (or ``responses.stream(
+# response_id=...)``, which calls it). That resumed read gets a span of its own, linked to the
+# call that started the response when this process made it: response id -> that call's span.
+_BACKGROUND_CALLS: dict[str, SpanContext] = {}
+_BACKGROUND_LIMIT = 1024  # the oldest are forgotten first
+_background_lock = threading.Lock()
+
+
+def remember_background(call: LLMCall, response: object) -> None:
+    """Keep the span of a call that started a background response, for its resumptions."""
+    if field(response, "background") is not True:
+        return
+    response_id = as_str(field(response, "id"))
+    if response_id:
+        context = call.span.get_span_context()
+        with _background_lock:
+            _BACKGROUND_CALLS.pop(response_id, None)  # the latest call with this id wins
+            if len(_BACKGROUND_CALLS) >= _BACKGROUND_LIMIT:
+                del _BACKGROUND_CALLS[next(iter(_BACKGROUND_CALLS))]
+            _BACKGROUND_CALLS[response_id] = context
+
+
+class ResumedResponseOperation(ResponsesOperation):
+    """``responses.retrieve(response_id, stream=True, starting_after=...)``: the events of a
+    background response, read again. The model is not known before the events tell it, so the
+    span is named ``chat``; its response id is known at once; it links to the starting call."""
+
+    def request(
+        self, instance: object, kwargs: Mapping[str, object], capture: bool
+    ) -> genai.Request:
+        attributes: dict[str, object] = {}
+        if is_openai(self.provider(instance)):
+            attributes[semconv.OPENAI_API_TYPE] = "responses"
+        response_id = as_str(kwargs.get("response_id"))
+        started_by = None
+        if response_id:
+            attributes[semconv.GEN_AI_RESPONSE_ID] = response_id
+            started_by = _BACKGROUND_CALLS.get(response_id)
+        request = self.new_request(instance, None, attributes, True)
+        if started_by is not None:
+            request.links = [started_by]
+        return request

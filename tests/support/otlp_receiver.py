@@ -71,6 +71,8 @@ class ReceivedSpan:
     end_ns: int
     client_port: int = 0
     """Local port of the connection that brought the span (OTLP/HTTP only)."""
+    links: list[tuple[str, str]] = field(default_factory=list)
+    """(trace id, span id) of each span link."""
 
     @property
     def duration_s(self) -> float:
@@ -194,6 +196,7 @@ class OTLPReceiver:
                             start_ns=span.start_time_unix_nano,
                             end_ns=span.end_time_unix_nano,
                             client_port=client_port,
+                            links=[(k.trace_id.hex(), k.span_id.hex()) for k in span.links],
                         )
                     )
         with self._changed:

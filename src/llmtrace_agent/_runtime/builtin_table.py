@@ -17,6 +17,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "cohere>=5.11,<8",
     ),
     (
+        "groq",
+        "llmtrace_agent.instrumentors.groq:GroqInstrumentor",
+        ("groq",),
+        "groq>=0.9,<2",
+    ),
+    (
         "httpx",
         "llmtrace_agent.instrumentors.httpx:HTTPXInstrumentor",
         ("httpx",),
@@ -29,10 +35,22 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "httpx2>=2",
     ),
     (
+        "litellm",
+        "llmtrace_agent.instrumentors.litellm:LiteLLMInstrumentor",
+        ("litellm",),
+        "litellm>=1.60,<2",
+    ),
+    (
         "mistralai",
         "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
         ("mistralai", "mistralai.client"),
         "mistralai>=1.2,<4",
+    ),
+    (
+        "ollama",
+        "llmtrace_agent.instrumentors.ollama:OllamaInstrumentor",
+        ("ollama",),
+        "ollama>=0.4,<1",
     ),
     (
         "openai",

@@ -1,8 +1,10 @@
 """Context flags shared between instrumentors, kept light (contextvars only).
 
-``inside_llm_call`` is True while an LLM SDK call made through ``llmtrace_agent.toolkit.genai`` is
-running: HTTP instrumentors read it so the SDK's own HTTP request becomes a child of the LLM
-span (or no span, with LLMTRACE_HTTP_UNDER_LLM=false), never a second LLM span.
+``inside_llm_call`` is True while a model-call span is open: an LLM SDK call made through
+``llmtrace_agent.toolkit.genai``, or one another tracer made (a router's own telemetry) whose
+instrumentor sets the flag itself. The GenAI wrappers then make no second span for a provider SDK
+called underneath, and HTTP instrumentors make the SDK's own HTTP request a child of the LLM span
+(or no span, with LLMTRACE_HTTP_UNDER_LLM=false), never a second LLM span.
 
 ``inside_http_request`` is True while an HTTP-client instrumentor handles one request: a
 lower-level client used underneath (urllib3 under requests) then records no second span.

@@ -20,7 +20,12 @@ from llmtrace_agent.toolkit.genai.content import (
 from llmtrace_agent.toolkit.genai.operation import LLMOperation, StreamState
 from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, StreamProxy
 from llmtrace_agent.toolkit.genai.usage import Usage
-from llmtrace_agent.toolkit.genai.wrappers import async_llm_wrapper, llm_wrapper, server_of
+from llmtrace_agent.toolkit.genai.wrappers import (
+    async_llm_wrapper,
+    llm_wrapper,
+    server_of,
+    with_keywords,
+)
 
 __all__ = [
     "AsyncStreamProxy",
@@ -41,4 +46,5 @@ __all__ = [
     "to_json",
     "tool_call_part",
     "tool_call_response_part",
+    "with_keywords",
 ]

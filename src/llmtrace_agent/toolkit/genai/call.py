@@ -23,7 +23,15 @@ if TYPE_CHECKING:
 class Request:
     """What an ``LLMOperation`` tells about a call before it is made."""
 
-    __slots__ = ("attributes", "model", "server_address", "server_port", "stream")
+    __slots__ = (
+        "attributes",
+        "links",
+        "model",
+        "provider",
+        "server_address",
+        "server_port",
+        "stream",
+    )
 
     def __init__(
         self,
@@ -32,12 +40,20 @@ class Request:
         stream: bool = False,
         server_address: str | None = None,
         server_port: int | None = None,
+        provider: str | None = None,
+        links: Sequence[trace.SpanContext] | None = None,
     ) -> None:
         self.model = model if isinstance(model, str) and model else None
         self.attributes = attributes if attributes is not None else {}
         self.stream = stream
         self.server_address = server_address
         self.server_port = server_port
+        self.provider = provider
+        """``gen_ai.provider.name`` when only the call's arguments tell it (a router's model
+        string, ``openai/gpt-4o``); None: the operation's ``provider(instance)``."""
+        self.links = links
+        """Spans this call continues (span links), e.g. the call whose background response a
+        resumed stream reads."""
 
 
 class LLMCall:
@@ -88,7 +104,10 @@ class LLMCall:
             if request.server_port:
                 attributes[semconv.SERVER_PORT] = request.server_port
         name = f"{operation_name} {request.model}" if request.model else operation_name
-        self.span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        links = [trace.Link(context) for context in request.links] if request.links else None
+        self.span = tracer.start_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes, links=links
+        )
         self.started_at = time.perf_counter()
         preload_prices()
 

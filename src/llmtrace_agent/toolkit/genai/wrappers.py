@@ -4,8 +4,6 @@ the SDK runs (so its HTTP request is a child), results and exceptions passed thr
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
 from opentelemetry import context, trace
 
 from llmtrace_agent.toolkit import guard
@@ -20,9 +18,9 @@ if TYPE_CHECKING:
     from llmtrace_agent.toolkit.genai.operation import LLMOperation
     from llmtrace_agent.toolkit.instrumentor import Instrumentor, Wrapper
 
-# The call in progress in this context. A wrapped method reached while one runs (``parse`` calling
-# ``create``, a raw-response wrapper, another library's patch around ours) is part of that call.
-_current_call: ContextVar[LLMCall | None] = ContextVar("llmtrace_current_call", default=None)
+# A wrapped method reached while a model-call span is open (``inside_llm_call``: ``parse`` calling
+# ``create``, a raw-response wrapper, another library's patch around ours, a router such as
+# LiteLLM sending through a provider SDK) is part of that call: it makes no span of its own.
 
 
 def llm_wrapper(instrumentor: Instrumentor, operation: LLMOperation) -> Wrapper:
@@ -32,7 +30,7 @@ def llm_wrapper(instrumentor: Instrumentor, operation: LLMOperation) -> Wrapper:
         wrapped: Callable[..., object], instance: object, args: tuple[object, ...], kwargs: dict
     ) -> object:
         # Hot path: every LLM call.
-        if _current_call.get() is not None:
+        if inside_llm_call.get():
             return wrapped(*args, **kwargs)
         call = _start(instrumentor, operation, instance, kwargs)
         if call is None:
@@ -59,7 +57,7 @@ def async_llm_wrapper(instrumentor: Instrumentor, operation: LLMOperation) -> Wr
         args: tuple[object, ...],
         kwargs: dict,
     ) -> Awaitable[object]:
-        if _current_call.get() is not None:
+        if inside_llm_call.get():
             return wrapped(*args, **kwargs)
         return _traced_coroutine(wrapped, instance, args, kwargs)
 
@@ -85,32 +83,46 @@ def async_llm_wrapper(instrumentor: Instrumentor, operation: LLMOperation) -> Wr
     return wrapper
 
 
+def with_keywords(names: tuple[str, ...], traced: Wrapper) -> Wrapper:
+    """Wrap ``traced`` (an ``llm_wrapper``) so that the leading positional arguments, named
+    ``names`` (``chat("llama3.2", messages)``), reach it and the SDK by keyword: operations read
+    only ``kwargs``, and for positional-or-keyword parameters it is the same call."""
+
+    def wrapper(
+        wrapped: Callable[..., object],
+        instance: object,
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+    ) -> object:
+        # Hot path: every call.
+        if args and len(args) <= len(names) and not any(n in kwargs for n in names[: len(args)]):
+            kwargs = {**dict(zip(names, args, strict=False)), **kwargs}
+            args = ()
+        return traced(wrapped, instance, args, kwargs)
+
+    return wrapper
+
+
 def _start(
     instrumentor: Instrumentor, operation: LLMOperation, instance: object, kwargs: dict
 ) -> LLMCall | None:
     try:
         capture = instrumentor.config.capture_content
         request = operation.request(instance, kwargs, capture)
-        return LLMCall(
-            instrumentor.tracer, operation.operation_name, operation.provider(instance), request
-        )
+        provider = request.provider or operation.provider(instance)
+        return LLMCall(instrumentor.tracer, operation.operation_name, provider, request)
     except Exception as exc:
         guard.handle(exc)
         return None
 
 
-def _enter(call: LLMCall) -> tuple[object, object, object]:
-    return (
-        context.attach(trace.set_span_in_context(call.span)),
-        _current_call.set(call),
-        inside_llm_call.set(True),
-    )
+def _enter(call: LLMCall) -> tuple[object, object]:
+    return context.attach(trace.set_span_in_context(call.span)), inside_llm_call.set(True)
 
 
-def _exit(tokens: tuple[object, object, object]) -> None:
-    otel_token, call_token, flag_token = tokens
+def _exit(tokens: tuple[object, object]) -> None:
+    otel_token, flag_token = tokens
     inside_llm_call.reset(flag_token)  # type: ignore[arg-type]
-    _current_call.reset(call_token)  # type: ignore[arg-type]
     context.detach(otel_token)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,107 @@
+"""Groq's chat completions and embeddings, read with the OpenAI wire-shape readers.
+
+Groq streams report usage in the final chunk's ``x_groq.usage`` (and, with
+``stream_options.include_usage``, in a top-level ``usage`` as OpenAI does): both are read.
+"""
+
+from __future__ import annotations
+
+from llmtrace_agent.toolkit import genai, semconv
+from llmtrace_agent.toolkit.openai_shapes.chat import (
+    ChatChoiceOutput,
+    chat_output_message,
+    chat_request_attributes,
+    record_chat_input,
+)
+from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesOperation, ChoicesStreamState
+from llmtrace_agent.toolkit.openai_shapes.usage import usage_of
+from llmtrace_agent.toolkit.readers import as_int, as_str, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from llmtrace_agent.toolkit.genai import LLMCall, StreamState
+
+GROQ = "groq"
+
+
+def new_request(
+    instance: object, model: object, attributes: dict[str, object], stream: bool
+) -> genai.Request:
+    """A ``Request`` with ``server.address`` / ``server.port`` from the client's base URL."""
+    base_url = getattr(getattr(instance, "_client", None), "base_url", None)
+    address, port = genai.server_of(base_url) if base_url is not None else (None, None)
+    return genai.Request(model, attributes, stream, address, port)
+
+
+class GroqChatOperation(ChoicesOperation):
+    """``chat.completions.create``, plain or streamed."""
+
+    operation_name = "chat"
+    provider_name = GROQ
+    choice_output = ChatChoiceOutput
+
+    def __init__(self, stream_types: tuple[type, ...]) -> None:
+        self.stream_types = stream_types
+
+    def request(
+        self, instance: object, kwargs: Mapping[str, object], capture: bool
+    ) -> genai.Request:
+        get = kwargs.get
+        attributes: dict[str, object] = {}
+        chat_request_attributes(kwargs, attributes)
+        if capture:
+            record_chat_input(attributes, get("messages"), get("tools"))
+        return new_request(instance, get("model"), attributes, get("stream") is True)
+
+    def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
+        return chat_output_message(choice, finish_reason)
+
+    def stream_state(self, call: LLMCall, result: object) -> StreamState | None:
+        if isinstance(result, self.stream_types):
+            output_class = self.choice_output if call.capture_content else None
+            return GroqStreamState(output_class, self.response_metric_attributes)
+        return None
+
+
+class GroqStreamState(ChoicesStreamState):
+    """OpenAI's chunk accumulator, plus the usage Groq puts in ``x_groq`` of the final chunk."""
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: object) -> None:
+        # Hot path: once per chunk; ``x_groq`` is None on all but the first and the last.
+        ChoicesStreamState.on_chunk(self, chunk)
+        extra = getattr(chunk, "x_groq", None)
+        if extra is not None:
+            usage = getattr(extra, "usage", None)
+            if usage is not None:
+                self.usage = usage
+
+
+class GroqEmbeddingsOperation(genai.LLMOperation):
+    """``embeddings.create``: the request's format and the input token count."""
+
+    operation_name = "embeddings"
+    provider_name = GROQ
+
+    def request(
+        self, instance: object, kwargs: Mapping[str, object], capture: bool
+    ) -> genai.Request:
+        attributes: dict[str, object] = {}
+        encoding_format = as_str(kwargs.get("encoding_format"))
+        if encoding_format:
+            attributes[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]
+        dimensions = as_int(kwargs.get("dimensions"))
+        if dimensions is not None:
+            attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+        return new_request(instance, kwargs.get("model"), attributes, False)
+
+    def record_response(self, call: LLMCall, response: object) -> None:
+        call.set_response(model=field(response, "model"), usage=usage_of(field(response, "usage")))
+
+
+def operations(stream_types: tuple[type, ...]) -> dict[str, genai.LLMOperation]:
+    """The operation for each kind of method the instrumentor wraps."""
+    return {"chat": GroqChatOperation(stream_types), "embeddings": GroqEmbeddingsOperation()}
