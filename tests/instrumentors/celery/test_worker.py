@@ -1,0 +1,247 @@
+"""A real Celery worker under ``llmtrace-run``, on kombu's filesystem broker, traced end to end.
+
+Each pool runs once per module (starting and stopping a worker takes seconds): a traced producer
+(``llmtrace-run python``, inside a SERVER span standing for a web request) and an untraced one
+enqueue tasks that call the loopback fake OpenAI API; the worker is stopped with SIGTERM (a warm
+shutdown, as Docker, Kubernetes and systemd stop it); the tests read what the OTLP receiver got.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from llmtrace_agent.toolkit import semconv
+from tests.support.agent import REPO, clean_env, code, run_traced
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
+
+APP = "tests.instrumentors.celery.tasks_app"
+
+TRACED_PRODUCER = code(
+    f"""
+    import llmtrace_agent
+    from {APP} import ask, fail, flaky
+
+    with llmtrace_agent.observe("POST /ask", kind="server"):
+        ask.delay("traced question")
+        fail.delay()
+        flaky.delay()
+    """
+)
+UNTRACED_PRODUCER = code(
+    f"""
+    from {APP} import ask
+
+    ask.delay("untraced question")
+    """
+)
+
+
+@dataclass
+class WorkerRun:
+    spans: list[ReceivedSpan]
+    worker: subprocess.CompletedProcess[str]
+    producer: subprocess.CompletedProcess[str]
+
+    def one(self, name: str, kind: str, **attributes: object) -> ReceivedSpan:
+        found = [
+            span
+            for span in self.spans
+            if span.name == name
+            and span.kind == kind
+            and all(span.attributes.get(key) == value for key, value in attributes.items())
+        ]
+        assert len(found) == 1, f"{kind} {name} {attributes}: {found}"
+        return found[0]
+
+    def children(self, parent: ReceivedSpan) -> list[ReceivedSpan]:
+        return [span for span in self.spans if span.parent_span_id == parent.span_id]
+
+
+def worker_settings(receiver: OTLPReceiver, fake_openai: FakeOpenAI, broker: Path) -> dict:
+    return {
+        "LLMTRACE_RAISE_INTERNAL_ERRORS": "true",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "FAKE_OPENAI_URL": fake_openai.base_url,
+        "BROKER_DIR": str(broker),
+    }
+
+
+def start_worker(pool: str, settings: dict, log: Path, concurrency: int = 1) -> subprocess.Popen:
+    """``llmtrace-run celery -A tasks_app worker --pool=…``, once it says it is ready."""
+    command = [
+        *(sys.executable, "-m", "llmtrace_agent", "--", sys.executable, "-m", "celery"),
+        *("-A", APP, "worker", f"--pool={pool}", f"--concurrency={concurrency}", "-O", "fair"),
+        *("--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"),
+    ]
+    worker = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=clean_env(settings),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while "ready." not in log.read_text():
+        assert worker.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return worker
+
+
+def stop_worker(worker: subprocess.Popen, log: Path) -> subprocess.CompletedProcess[str]:
+    """SIGTERM: Celery's warm shutdown (finish the running tasks, then exit)."""
+    worker.send_signal(signal.SIGTERM)
+    returncode = worker.wait(60)
+    return subprocess.CompletedProcess(worker.args, returncode, log.read_text(), "")
+
+
+@pytest.fixture(scope="module", params=["solo", "threads"])
+def worker_run(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    _fake_openai: FakeOpenAI,
+) -> Iterator[WorkerRun]:
+    tmp = tmp_path_factory.mktemp(f"celery-{request.param}")
+    broker = tmp / "broker"
+    broker.mkdir()
+    receiver = OTLPReceiver()
+    settings = worker_settings(receiver, _fake_openai, broker)
+    log = tmp / "worker.log"
+    worker = start_worker(request.param, settings, log)
+    try:
+        producer = run_traced(TRACED_PRODUCER, receiver, env=settings, cwd=REPO)
+        assert producer.returncode == 0, producer.stderr
+        untraced = subprocess.run(
+            [sys.executable, *UNTRACED_PRODUCER],
+            cwd=REPO,
+            env=clean_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert untraced.returncode == 0, untraced.stderr
+        # ask twice, fail, flaky twice (its retry), each run ending its span
+        receiver.wait_for_spans(5, 30, lambda span: span.kind == "CONSUMER")
+    finally:
+        stopped = stop_worker(worker, log)
+    time.sleep(0.3)  # what the worker sent before exiting has arrived
+    yield WorkerRun(receiver.spans, stopped, producer)
+    receiver.close()
+
+
+def test_the_worker_stops_cleanly_on_sigterm(worker_run):
+    assert worker_run.worker.returncode == 0, worker_run.worker.stdout
+    assert "internal error" not in worker_run.worker.stdout
+    assert "internal error" not in worker_run.producer.stderr
+
+
+def test_sending_a_task_makes_a_producer_span_under_the_request(worker_run):
+    request = worker_run.one("POST /ask", "SERVER")
+    send = worker_run.one("send proj.ask", "PRODUCER")
+
+    assert send.parent_span_id == request.span_id
+    assert send.trace_id == request.trace_id
+    assert send.attributes[semconv.MESSAGING_SYSTEM] == "filesystem"
+    assert send.attributes[semconv.MESSAGING_OPERATION_TYPE] == "send"
+    assert send.attributes[semconv.MESSAGING_OPERATION_NAME] == "send"
+    assert send.attributes[semconv.MESSAGING_DESTINATION_NAME] == "celery"
+    assert send.attributes[semconv.CELERY_TASK_NAME] == "proj.ask"
+    assert len(send.attributes[semconv.MESSAGING_MESSAGE_ID]) == 36  # the task id, a UUID
+    assert send.status_code == "UNSET"
+
+
+def test_the_task_run_continues_the_trace_of_the_request_that_queued_it(worker_run):
+    send = worker_run.one("send proj.ask", "PRODUCER")
+    run = worker_run.one(
+        "proj.ask",
+        "CONSUMER",
+        **{semconv.MESSAGING_MESSAGE_ID: send.attributes[semconv.MESSAGING_MESSAGE_ID]},
+    )
+
+    assert run.trace_id == send.trace_id
+    assert run.parent_span_id == send.span_id
+    assert run.start_ns >= send.start_ns
+    assert run.status_code == "UNSET"
+    assert run.attributes[semconv.CELERY_TASK_STATE] == "SUCCESS"
+    assert run.attributes[semconv.MESSAGING_OPERATION_TYPE] == "process"
+    assert run.attributes[semconv.MESSAGING_SYSTEM] == "filesystem"
+    assert run.attributes[semconv.MESSAGING_DESTINATION_NAME] == "celery"
+    assert run.attributes[semconv.MESSAGING_CLIENT_ID].startswith("celery@")
+    assert semconv.CELERY_TASK_RETRIES not in run.attributes
+
+
+def test_the_llm_call_of_a_task_is_a_child_of_its_run(worker_run):
+    send = worker_run.one("send proj.ask", "PRODUCER")
+    run = worker_run.one(
+        "proj.ask",
+        "CONSUMER",
+        **{semconv.MESSAGING_MESSAGE_ID: send.attributes[semconv.MESSAGING_MESSAGE_ID]},
+    )
+
+    [chat] = worker_run.children(run)
+    assert chat.name == "chat gpt-4o-mini"
+    assert chat.attributes[semconv.GEN_AI_OPERATION_NAME] == "chat"
+    assert chat.trace_id == send.trace_id
+    [http] = worker_run.children(chat)
+    assert http.name == "POST"
+
+
+def test_a_message_without_context_starts_its_own_trace(worker_run):
+    runs = [s for s in worker_run.spans if s.name == "proj.ask" and s.kind == "CONSUMER"]
+    send = worker_run.one("send proj.ask", "PRODUCER")
+    [untraced] = [run for run in runs if run.parent_span_id != send.span_id]
+
+    assert untraced.parent_span_id == ""
+    assert untraced.trace_id != send.trace_id
+    [chat] = worker_run.children(untraced)
+    assert chat.name == "chat gpt-4o-mini"
+
+
+def test_a_failed_task_is_an_error_with_its_exception(worker_run):
+    send = worker_run.one("send proj.fail", "PRODUCER")
+    run = worker_run.one("proj.fail", "CONSUMER")
+
+    assert run.parent_span_id == send.span_id
+    assert run.status_code == "ERROR"
+    assert run.attributes[semconv.ERROR_TYPE] == "ValueError"
+    assert run.attributes[semconv.CELERY_TASK_STATE] == "FAILURE"
+    [(event, attributes)] = run.events
+    assert event == "exception"
+    assert attributes["exception.type"] == "ValueError"
+    assert attributes["exception.message"] == "no luck"
+
+
+def test_a_retry_records_its_reason_and_the_next_run_follows_it(worker_run):
+    first = worker_run.one("proj.flaky", "CONSUMER", **{semconv.CELERY_TASK_STATE: "RETRY"})
+    second = worker_run.one("proj.flaky", "CONSUMER", **{semconv.CELERY_TASK_STATE: "SUCCESS"})
+    resend = next(span for span in worker_run.children(first) if span.kind == "PRODUCER")
+
+    assert first.status_code == "UNSET"  # the task is not failed: it runs again
+    [(event, attributes)] = first.events
+    assert event == "exception"
+    assert attributes["exception.type"] == "TimeoutError"
+    assert resend.name == "send proj.flaky"
+    assert second.parent_span_id == resend.span_id
+    assert second.trace_id == first.trace_id
+    assert second.attributes[semconv.CELERY_TASK_RETRIES] == 1
+    assert (
+        second.attributes[semconv.MESSAGING_MESSAGE_ID]
+        == first.attributes[semconv.MESSAGING_MESSAGE_ID]
+    )
+    assert [span.name for span in worker_run.children(second)] == ["chat gpt-4o-mini"]
+
+
+def test_no_broker_credentials_or_prompts_are_exported(worker_run):
+    exported = str([(span.attributes, span.events) for span in worker_run.spans])
+    assert "traced question" not in exported
+    assert "sk-celery-test" not in exported
