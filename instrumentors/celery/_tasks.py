@@ -20,6 +20,7 @@ they run under the agent's guard all the same.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from threading import get_ident
 from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
@@ -57,8 +58,9 @@ _WELL_KNOWN_SYSTEMS = {
 }
 
 _instrumentor: CeleryInstrumentor | None = None
-_runs: dict[str, tuple[Span, object]] = {}
-"""Task id -> (its run's span, the context token to detach), from prerun to postrun."""
+_runs: dict[tuple[str, int], tuple[Span, object]] = {}
+"""(Task id, thread) -> (the run's span, the context token to detach), from prerun to postrun.
+The thread too: a redelivered message can run again in another thread before the first run ends."""
 _sending: ContextVar[Span | None] = ContextVar("llmtrace_celery_sending", default=None)
 """The PRODUCER span of the ``send_task`` call in progress, for ``before_task_publish``."""
 _broker_attributes: dict[str, dict[str, object]] = {}
@@ -221,7 +223,8 @@ def _task_prerun(task_id: str | None = None, task: object = None, **_: object) -
             span = instrumentor.tracer.start_span(
                 name, parent, kind=SpanKind.CONSUMER, attributes=attributes, links=links
             )
-        _runs[task_id] = (span, otel_context.attach(trace.set_span_in_context(span, parent)))
+        attached = otel_context.attach(trace.set_span_in_context(span, parent))
+        _runs[(task_id, get_ident())] = (span, attached)
 
 
 def _task_postrun(
@@ -229,7 +232,7 @@ def _task_postrun(
 ) -> None:
     """End the run's span with how the run ended: a failure is an error, a retry is not (the
     task runs again), but its reason is recorded."""
-    run = _runs.pop(task_id, None) if task_id is not None else None
+    run = _runs.pop((task_id, get_ident()), None) if task_id is not None else None
     if run is None:
         return
     span, attached = run

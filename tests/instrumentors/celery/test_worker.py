@@ -8,22 +8,20 @@ shutdown, as Docker, Kubernetes and systemd stop it); the tests read what the OT
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from llmtrace_agent.toolkit import semconv
-from tests.support.agent import REPO, clean_env, code, run_traced
+from tests.instrumentors.celery.worker import APP, start_worker, stop_worker, worker_settings
+from tests.support.agent import clean_env, code, run_traced
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
-
-APP = "tests.instrumentors.celery.tasks_app"
 
 TRACED_PRODUCER = code(
     f"""
@@ -66,74 +64,37 @@ class WorkerRun:
         return [span for span in self.spans if span.parent_span_id == parent.span_id]
 
 
-def worker_settings(receiver: OTLPReceiver, fake_openai: FakeOpenAI, broker: Path) -> dict:
-    return {
-        "LLMTRACE_RAISE_INTERNAL_ERRORS": "true",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-        "OTEL_BSP_SCHEDULE_DELAY": "100",
-        "FAKE_OPENAI_URL": fake_openai.base_url,
-        "BROKER_DIR": str(broker),
-    }
-
-
-def start_worker(pool: str, settings: dict, log: Path, concurrency: int = 1) -> subprocess.Popen:
-    """``llmtrace-run celery -A tasks_app worker --pool=…``, once it says it is ready."""
-    command = [
-        *(sys.executable, "-m", "llmtrace_agent", "--", sys.executable, "-m", "celery"),
-        *("-A", APP, "worker", f"--pool={pool}", f"--concurrency={concurrency}", "-O", "fair"),
-        *("--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"),
-    ]
-    worker = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=clean_env(settings),
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log.read_text():
-        assert worker.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.05)
-    return worker
-
-
-def stop_worker(worker: subprocess.Popen, log: Path) -> subprocess.CompletedProcess[str]:
-    """SIGTERM: Celery's warm shutdown (finish the running tasks, then exit)."""
-    worker.send_signal(signal.SIGTERM)
-    returncode = worker.wait(60)
-    return subprocess.CompletedProcess(worker.args, returncode, log.read_text(), "")
-
-
-@pytest.fixture(scope="module", params=["solo", "threads"])
+@pytest.fixture(scope="module", params=["threads"])
 def worker_run(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     _fake_openai: FakeOpenAI,
 ) -> Iterator[WorkerRun]:
-    tmp = tmp_path_factory.mktemp(f"celery-{request.param}")
-    broker = tmp / "broker"
-    broker.mkdir()
+    directory = tmp_path_factory.mktemp(f"celery-{request.param}")
     receiver = OTLPReceiver()
-    settings = worker_settings(receiver, _fake_openai, broker)
-    log = tmp / "worker.log"
-    worker = start_worker(request.param, settings, log)
-    try:
-        producer = run_traced(TRACED_PRODUCER, receiver, env=settings, cwd=REPO)
-        assert producer.returncode == 0, producer.stderr
-        untraced = subprocess.run(
+    settings = worker_settings(receiver, _fake_openai, directory)
+    # The producers enqueue while the worker starts (the broker keeps the messages meanwhile).
+    with ThreadPoolExecutor() as pool:
+        started = pool.submit(start_worker, request.param, settings, directory)
+        traced = pool.submit(run_traced, TRACED_PRODUCER, receiver, settings, cwd=directory)
+        untraced = pool.submit(
+            subprocess.run,
             [sys.executable, *UNTRACED_PRODUCER],
-            cwd=REPO,
+            cwd=directory,
             env=clean_env(settings),
             capture_output=True,
             text=True,
             timeout=60,
         )
-        assert untraced.returncode == 0, untraced.stderr
+    worker = started.result()
+    try:
+        producer = traced.result()
+        assert producer.returncode == 0, producer.stderr
+        assert untraced.result().returncode == 0, untraced.result().stderr
         # ask twice, fail, flaky twice (its retry), each run ending its span
         receiver.wait_for_spans(5, 30, lambda span: span.kind == "CONSUMER")
     finally:
-        stopped = stop_worker(worker, log)
+        stopped = stop_worker(worker, directory)
     time.sleep(0.3)  # what the worker sent before exiting has arrived
     yield WorkerRun(receiver.spans, stopped, producer)
     receiver.close()
