@@ -45,6 +45,12 @@ def ask(question: str) -> str:
     return chat(question)
 
 
+@app.task(name="proj.step")
+def step(label: str) -> str:
+    """A step of a chain: the worker sends the next step when this one succeeds."""
+    return chat(label)
+
+
 @app.task(name="proj.ask_slowly")
 def ask_slowly(question: str) -> str:
     """Tags its LLM span with the worker process's pid, so a test sees which process ran it."""

@@ -26,12 +26,14 @@ from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 TRACED_PRODUCER = code(
     f"""
     import llmtrace_agent
-    from {APP} import ask, fail, flaky
+    from celery import chain
+    from {APP} import ask, fail, flaky, step
 
     with llmtrace_agent.observe("POST /ask", kind="server"):
         ask.delay("traced question")
         fail.delay()
         flaky.delay()
+        chain(step.si("one"), step.si("two")).delay()
     """
 )
 UNTRACED_PRODUCER = code(
@@ -91,8 +93,8 @@ def worker_run(
         producer = traced.result()
         assert producer.returncode == 0, producer.stderr
         assert untraced.result().returncode == 0, untraced.result().stderr
-        # ask twice, fail, flaky twice (its retry), each run ending its span
-        receiver.wait_for_spans(5, 30, lambda span: span.kind == "CONSUMER")
+        # ask twice, fail, flaky twice (its retry), step twice: each run ending its span
+        receiver.wait_for_spans(7, 30, lambda span: span.kind == "CONSUMER")
     finally:
         stopped = stop_worker(worker, directory)
     time.sleep(0.3)  # what the worker sent before exiting has arrived
@@ -103,6 +105,7 @@ def worker_run(
 def test_the_worker_stops_cleanly_on_sigterm(worker_run):
     assert worker_run.worker.returncode == 0, worker_run.worker.stdout
     assert "internal error" not in worker_run.worker.stdout
+    assert "Signal handler" not in worker_run.worker.stdout  # Celery's word for a failed receiver
     assert "internal error" not in worker_run.producer.stderr
 
 
@@ -200,6 +203,22 @@ def test_a_retry_records_its_reason_and_the_next_run_follows_it(worker_run):
         == first.attributes[semconv.MESSAGING_MESSAGE_ID]
     )
     assert [span.name for span in worker_run.children(second)] == ["chat gpt-4o-mini"]
+
+
+def test_the_next_step_of_a_chain_is_sent_from_inside_the_previous_run(worker_run):
+    runs = sorted(
+        (span for span in worker_run.spans if span.name == "proj.step" and span.kind == "CONSUMER"),
+        key=lambda span: span.start_ns,
+    )
+    sends = [span for span in worker_run.spans if span.name == "send proj.step"]
+    request = worker_run.one("POST /ask", "SERVER")
+
+    assert len(runs) == 2 and len(sends) == 2
+    [first_send] = [send for send in sends if send.parent_span_id == request.span_id]
+    [second_send] = [send for send in sends if send.parent_span_id == runs[0].span_id]
+    assert runs[0].parent_span_id == first_send.span_id
+    assert runs[1].parent_span_id == second_send.span_id
+    assert {run.trace_id for run in runs} == {request.trace_id}
 
 
 def test_no_broker_credentials_or_prompts_are_exported(worker_run):
