@@ -1,9 +1,12 @@
 """A real Celery worker under ``llmtrace-run``, on kombu's filesystem broker, traced end to end.
 
-Each pool runs once per module (starting and stopping a worker takes seconds): a traced producer
-(``llmtrace-run python``, inside a SERVER span standing for a web request) and an untraced one
-enqueue tasks that call the loopback fake OpenAI API; the worker is stopped with SIGTERM (a warm
-shutdown, as Docker, Kubernetes and systemd stop it); the tests read what the OTLP receiver got.
+One worker serves every test of the module (starting and stopping one takes seconds), with the
+threads pool (each task on a pool thread, each run with a context of its own; add "solo" to the
+fixture's params to run them on the solo pool too; the prefork pool has its own test): a traced
+producer (``llmtrace-run python``, inside a SERVER span standing for a web request) and an
+untraced one enqueue tasks that call the loopback fake OpenAI API; the worker is stopped with
+SIGTERM (a warm shutdown, as Docker, Kubernetes and systemd stop it); the tests read what the
+OTLP receiver got.
 """
 
 from __future__ import annotations
