@@ -11,6 +11,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "anthropic>=0.43,<3",
     ),
     (
+        "celery",
+        "llmtrace_agent.instrumentors.celery:CeleryInstrumentor",
+        ("celery",),
+        "celery>=5.3,<6",
+    ),
+    (
         "cohere",
         "llmtrace_agent.instrumentors.cohere:CohereInstrumentor",
         ("cohere",),

@@ -11,6 +11,14 @@ are at the bottom, each with the reason for its choice.
 
 from __future__ import annotations
 
+from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
+    MESSAGING_CLIENT_ID,
+    MESSAGING_DESTINATION_NAME,
+    MESSAGING_MESSAGE_ID,
+    MESSAGING_OPERATION_NAME,
+    MESSAGING_OPERATION_TYPE,
+    MESSAGING_SYSTEM,
+)
 from opentelemetry.semconv._incubating.attributes.session_attributes import (
     SESSION_ID as _SESSION_ID,
 )
@@ -78,7 +86,21 @@ OPERATION_DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )  # fmt: skip
 
+# --- Messaging (docs/messaging/messaging-spans.md; task queues) -----------------------------------
+# messaging.system has well-known values (rabbitmq, aws_sqs, kafka…) that MUST be used when one
+# applies, and allows a custom value otherwise; messaging.operation.type is "send" or "process".
+
 # --- Not in any OpenTelemetry convention ---------------------------------------------------------
+CELERY_TASK_NAME = "celery.task.name"
+"""The Celery task's registered name (``proj.tasks.summarize``): low-cardinality, and what the
+spans are named after. The messaging conventions define no ``celery`` namespace (Celery is no
+registered messaging system); ``celery.*`` is the OpenTelemetry contrib instrumentation's."""
+CELERY_TASK_STATE = "celery.task.state"
+"""How a task run ended, in Celery's words: ``SUCCESS``, ``FAILURE``, ``RETRY``, ``REJECTED``,
+``IGNORED``."""
+CELERY_TASK_RETRIES = "celery.task.retries"
+"""How many times the task was retried before this run (``task.request.retries``), when not 0."""
+
 GEN_AI_USAGE_COST = "gen_ai.usage.cost"
 """Cost of the call in USD (float). The conventions define none; this is the name Langfuse reads
 for cost, so the number shows up there without mapping."""
@@ -109,11 +131,17 @@ __all__ = [
     "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_REQUEST_RESEND_COUNT",
     "HTTP_RESPONSE_STATUS_CODE",
+    "MESSAGING_CLIENT_ID",
+    "MESSAGING_DESTINATION_NAME",
+    "MESSAGING_MESSAGE_ID",
+    "MESSAGING_OPERATION_NAME",
+    "MESSAGING_OPERATION_TYPE",
+    "MESSAGING_SYSTEM",
     "NETWORK_PROTOCOL_VERSION",
     "SERVER_ADDRESS",
     "SERVER_PORT",
     "URL_FULL",
-    *(name for name in list(globals()) if name.startswith(("GEN_AI_", "OPENAI_"))),
+    *(name for name in list(globals()) if name.startswith(("GEN_AI_", "OPENAI_", "CELERY_"))),
     "INPUT_MIME_TYPE",
     "INPUT_VALUE",
     "LANGFUSE_TRACE_METADATA_PREFIX",
