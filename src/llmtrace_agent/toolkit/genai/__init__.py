@@ -20,12 +20,18 @@ from llmtrace_agent.toolkit.genai.content import (
 from llmtrace_agent.toolkit.genai.operation import LLMOperation, StreamState
 from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, StreamProxy
 from llmtrace_agent.toolkit.genai.usage import Usage
-from llmtrace_agent.toolkit.genai.wrappers import async_llm_wrapper, llm_wrapper, server_of
+from llmtrace_agent.toolkit.genai.wrappers import (
+    LazyStreamProxy,
+    async_llm_wrapper,
+    llm_wrapper,
+    server_of,
+)
 
 __all__ = [
     "AsyncStreamProxy",
     "LLMCall",
     "LLMOperation",
+    "LazyStreamProxy",
     "Request",
     "StreamProxy",
     "StreamState",

@@ -143,6 +143,24 @@ def _finish(
     return result
 
 
+class LazyStreamProxy(StreamProxy):
+    """A stream whose request is sent when it is first read (what an SDK's generator function
+    returns: nothing runs until ``next``). That first read runs as the call itself would, with
+    the call's span current and the model-call flags set, so the HTTP request is the span's
+    child and no inner instrumented SDK adds a second model-call span. An operation returns it
+    from ``result_proxy``."""
+
+    def __next__(self) -> object:
+        # Hot path: once per chunk; only the first read pays for entering the call's context.
+        if self._self_on_chunk is not None:
+            return StreamProxy.__next__(self)
+        tokens = _enter(self._self_call)
+        try:
+            return StreamProxy.__next__(self)
+        finally:
+            _exit(tokens)
+
+
 _servers: dict[str, tuple[str | None, int | None]] = {}
 
 
