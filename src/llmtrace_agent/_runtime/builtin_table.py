@@ -5,10 +5,22 @@ One row per built-in: (name, "module:Class", targets, requires).
 
 BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
     (
+        "aiohttp",
+        "llmtrace_agent.instrumentors.aiohttp:AiohttpInstrumentor",
+        ("aiohttp",),
+        "aiohttp>=3.8,<4",
+    ),
+    (
         "anthropic",
         "llmtrace_agent.instrumentors.anthropic:AnthropicInstrumentor",
         ("anthropic",),
         "anthropic>=0.43,<3",
+    ),
+    (
+        "google_genai",
+        "llmtrace_agent.instrumentors.google_genai:GoogleGenAIInstrumentor",
+        ("google.genai",),
+        "google-genai>=1.0,<4",
     ),
     (
         "httpx",
