@@ -44,11 +44,10 @@ class GoogleGenAIInstrumentor(Instrumentor):
         )
         from llmtrace_agent.toolkit.genai import async_llm_wrapper, llm_wrapper
 
-        generate = GenerateContentOperation()
         embed = EmbedContentOperation()
         methods = (
-            ("_generate_content", generate),
-            ("_generate_content_stream", generate),
+            ("_generate_content", GenerateContentOperation()),
+            ("_generate_content_stream", GenerateContentOperation(streams=True)),
             ("embed_content", embed),
             ("_embed_content", embed),
         )

@@ -52,13 +52,17 @@ class _ModelsOperation(LLMOperation):
         return VERTEX_AI if getattr(_api_client(instance), "vertexai", False) else GEMINI
 
     def new_request(
-        self, instance: object, kwargs: Mapping[str, object], attributes: dict[str, object]
+        self,
+        instance: object,
+        kwargs: Mapping[str, object],
+        attributes: dict[str, object],
+        stream: bool = False,
     ) -> Request:
         """A ``Request`` for ``kwargs["model"]``, with the server of the client's base URL."""
         options = getattr(_api_client(instance), "_http_options", None)
         base_url = field(options, "base_url")
         address, port = server_of(base_url) if isinstance(base_url, str) else (None, None)
-        return Request(model_name(kwargs.get("model")), attributes, False, address, port)
+        return Request(model_name(kwargs.get("model")), attributes, stream, address, port)
 
 
 def _api_client(instance: object) -> object:
@@ -75,9 +79,13 @@ def model_name(model: object) -> str | None:
 
 
 class GenerateContentOperation(_ModelsOperation):
-    """``Models._generate_content`` / ``_generate_content_stream`` and their async twins."""
+    """``Models._generate_content`` (or, with ``streams``, ``_generate_content_stream``) and
+    its async twin."""
 
     operation_name = "generate_content"
+
+    def __init__(self, streams: bool = False) -> None:
+        self.streams = streams
 
     def request(self, instance: object, kwargs: Mapping[str, object], capture: bool) -> Request:
         # Hot path: every request.
@@ -87,7 +95,7 @@ class GenerateContentOperation(_ModelsOperation):
             _config_attributes(config, attributes)
         if capture:
             _record_request_content(attributes, kwargs.get("contents"), config)
-        return self.new_request(instance, kwargs, attributes)
+        return self.new_request(instance, kwargs, attributes, self.streams)
 
     def record_response(self, call: LLMCall, response: object) -> None:
         candidates = as_list(field(response, "candidates")) or ()
