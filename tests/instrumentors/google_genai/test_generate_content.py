@@ -298,3 +298,17 @@ def test_automatic_function_calling_gives_one_span_per_model_request(
     spans = genai_spans(agent, len(fake_gemini.requests))
     assert len(spans) >= 2
     assert all(s.attributes["gen_ai.usage.input_tokens"] == INPUT_TOKENS for s in spans)
+
+
+def test_without_http_spans_under_llm_calls_the_server_gets_the_model_call_span(
+    agent: InProcessAgent, fake_gemini: FakeGemini
+) -> None:
+    async def main() -> None:
+        await client(fake_gemini).aio.models.generate_content(model=MODEL, contents="Hi")
+
+    with agent.configured(http_under_llm=False):
+        asyncio.run(main())
+    span = genai_span(agent)
+    assert [s.name for s in agent.receiver.spans] == [SPAN]
+    received = fake_gemini.only_request().headers["traceparent"]
+    assert traceparent_ids(received) == (span.trace_id, span.span_id)
