@@ -8,7 +8,7 @@ calling sends one per round, automatic continuation one per hop. Each request go
 private method per kind (``Models._generate_content``, ``_generate_content_stream``,
 ``_embed_content``, and their ``AsyncModels`` twins), so those are wrapped: one span per request,
 with that request's own usage, under whatever span the application has open. The public
-``embed_content`` of SDKs that post from it directly (google-genai < 1.34) is wrapped too; where
+``embed_content`` of SDKs that post from it directly (older releases) is wrapped too; where
 it calls ``_embed_content`` the outer wrapper's span is the only one.
 
 The synchronous ``_generate_content_stream`` is a generator: its request is sent on the first
@@ -32,7 +32,7 @@ class GoogleGenAIInstrumentor(Instrumentor):
 
     name = "google_genai"
     targets = ("google.genai",)
-    requires = "google-genai>=1.0,<4"
+    requires = "google-genai>=1.10,<4"
 
     def instrument(self, module: ModuleType) -> None:
         self.when_imported("google.genai.models", self._patch_models)

@@ -20,7 +20,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "google_genai",
         "llmtrace_agent.instrumentors.google_genai:GoogleGenAIInstrumentor",
         ("google.genai",),
-        "google-genai>=1.0,<4",
+        "google-genai>=1.10,<4",
     ),
     (
         "httpx",

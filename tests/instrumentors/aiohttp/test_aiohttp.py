@@ -96,13 +96,23 @@ def test_concurrent_requests_each_propagate_their_own_span(
 def test_base_url_and_params_are_part_of_url_full_and_secrets_are_redacted(
     agent: InProcessAgent, http_server: RecordingHTTPServer
 ) -> None:
-    base = http_server.base_url.replace("http://", "http://user:secret@")
-    run(lambda s: get(s, "/search", params={"q": "x", "key": "AIza-secret"}), base_url=base)
+    params = {"q": "x", "key": "AIza-secret"}
+    run(lambda s: get(s, "/search", params=params), base_url=http_server.base_url)
+    (span,) = agent.spans(1, name="GET")
+    assert span.attributes["url.full"] == http_server.url("/search?q=x&key=REDACTED")
+    assert b"AIza-secret" not in agent.receiver.all_bytes()
+
+
+def test_credentials_in_the_url_are_redacted(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    url = http_server.url("/private").replace("http://", "http://user:secret@")
+    run(lambda s: get(s, url))
     (span,) = agent.spans(1, name="GET")
     assert span.attributes["url.full"] == (
-        f"http://REDACTED:REDACTED@127.0.0.1:{http_server.port}/search?q=x&key=REDACTED"
+        f"http://REDACTED:REDACTED@127.0.0.1:{http_server.port}/private"
     )
-    assert b"AIza-secret" not in agent.receiver.all_bytes()
+    assert b"secret" not in agent.receiver.all_bytes()
 
 
 def test_the_callers_headers_are_left_unchanged_and_its_traceparent_wins(

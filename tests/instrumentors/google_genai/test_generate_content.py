@@ -23,6 +23,8 @@ API_KEY = "AIzaSyFake-secret-key-0123456789"
 # promptTokenCount already includes the cached tokens; thinking tokens count as output.
 INPUT_TOKENS = fake.USAGE["promptTokenCount"]
 OUTPUT_TOKENS = fake.USAGE["candidatesTokenCount"]
+# Whether google-genai's async client sends through aiohttp (when installed; older SDKs: httpx).
+ASYNC_USES_AIOHTTP = getattr(genai._api_client, "has_aiohttp", False)
 
 
 def client(server: FakeGemini, scenario: str = "text", vertexai: bool = False) -> genai.Client:
@@ -72,13 +74,15 @@ def test_generate_content_records_a_client_span_with_request_and_response_attrib
     assert span.kind == "CLIENT"
     assert span.scope == "llmtrace_agent.google_genai"
     assert span.status_code == "UNSET"
+    # responseId is read since google-genai 1.x added it; the oldest releases drop it.
+    response_id = getattr(response, "response_id", None)
+    assert span.attributes.pop("gen_ai.response.id", None) == response_id
     assert span.attributes == {
         "gen_ai.operation.name": "generate_content",
         "gen_ai.provider.name": "gcp.gemini",
         "gen_ai.request.model": MODEL,
         "server.address": "127.0.0.1",
         "server.port": fake_gemini.port,
-        "gen_ai.response.id": response.response_id,
         "gen_ai.response.model": MODEL,
         "gen_ai.response.finish_reasons": ("stop",),
         "gen_ai.usage.input_tokens": INPUT_TOKENS,
@@ -228,11 +232,12 @@ def test_async_generate_content_gives_one_span_with_one_http_child(
     response = asyncio.run(main())
     span = genai_span(agent)
     assert response.text == fake.TEXT
-    assert span.attributes["gen_ai.response.id"] == response.response_id
+    assert span.attributes.get("gen_ai.response.id") == getattr(response, "response_id", None)
     assert span.attributes["gen_ai.usage.output_tokens"] == OUTPUT_TOKENS
     http = [s for s in agent.spans(1, name="POST") if s.name == "POST"]
     assert len(http) == 1
-    assert http[0].scope == "llmtrace_agent.aiohttp"  # google-genai's async client uses aiohttp
+    if ASYNC_USES_AIOHTTP:
+        assert http[0].scope == "llmtrace_agent.aiohttp"
     assert (http[0].trace_id, http[0].parent_span_id) == (span.trace_id, span.span_id)
     received = fake_gemini.only_request().headers["traceparent"]
     assert traceparent_ids(received) == (http[0].trace_id, http[0].span_id)
@@ -280,9 +285,13 @@ def test_async_chat_message_is_one_span(agent: InProcessAgent, fake_gemini: Fake
 # --- automatic function calling ----------------------------------------------------------------
 
 
-def get_weather(city: str) -> str:
+def get_weather(city):  # type: ignore[no-untyped-def]
     """Today's weather in a city."""
     return f"Sunny in {city}"
+
+
+# Real annotations, not this module's postponed (string) ones, which older SDKs cannot read.
+get_weather.__annotations__ = {"city": str, "return": str}
 
 
 def test_automatic_function_calling_gives_one_span_per_model_request(
