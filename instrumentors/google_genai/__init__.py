@@ -51,11 +51,12 @@ class GoogleGenAIInstrumentor(Instrumentor):
             ("embed_content", embed),
             ("_embed_content", embed),
         )
-        patched = False
+        found = []
         for method, operation in methods:
-            patched |= self.wrap(models, f"Models.{method}", llm_wrapper(self, operation))
+            if self.wrap(models, f"Models.{method}", llm_wrapper(self, operation)):
+                found.append(method)
             self.wrap(models, f"AsyncModels.{method}", async_llm_wrapper(self, operation))
-        if not patched:
+        if "_generate_content" not in found:
             raise RuntimeError("google.genai.models has no Models._generate_content to instrument")
 
 

@@ -311,9 +311,13 @@ def tool_definitions(tool: object) -> list[dict[str, object]]:
     declarations = as_list(field(tool, "function_declarations"))
     if declarations:
         return [_function(field(d, "name"), field(d, "description")) for d in declarations]
-    found = tool if isinstance(tool, dict) else getattr(tool, "__dict__", {})
-    kinds = [key for key, value in found.items() if value is not None]
-    return [{"type": kind} for kind in kinds]
+    if isinstance(tool, dict):
+        found = tool
+    elif type(tool).__module__.startswith("google.genai"):  # a ``Tool``: its set fields
+        found = vars(tool)
+    else:  # an MCP session or another object the SDK adapts
+        return [{"type": type(tool).__name__}]
+    return [{"type": kind} for kind, value in found.items() if value is not None]
 
 
 def _function(name: object, description: object) -> dict[str, object]:
