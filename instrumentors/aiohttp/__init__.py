@@ -33,7 +33,7 @@ class AiohttpInstrumentor(Instrumentor):
 
     name = "aiohttp"
     targets = ("aiohttp",)
-    requires = "aiohttp>=3.8,<4"
+    requires = "aiohttp>=3.8.6,<4"
 
     def instrument(self, module: ModuleType) -> None:
         from multidict import CIMultiDict

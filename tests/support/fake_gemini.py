@@ -13,7 +13,8 @@ so concurrent clients need no shared set-up: ``text`` (the default), ``tool_call
 ``inlineData`` part), ``stream_error`` (an ``error`` event after the first chunk) or
 ``status_<code>`` (that HTTP status with Google's error JSON, e.g. ``status_429``).
 
-Every request is recorded with its lower-cased headers and decoded JSON body.
+Built on ``tests.support.loopback``: every request is recorded with its lower-cased headers and
+decoded JSON body.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 SCENARIO_HEADER = "x-fake-scenario"
 TEXT = "Hello from the fake Gemini."
@@ -56,138 +56,57 @@ STATUS_NAMES = {
 SCENARIOS = ("text", "tool_call", "thinking", "image", "stream_error", "status_<code>")
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server read it; header names lower-cased."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class FakeGemini:
+class FakeGemini(LoopbackServer):
     """Serves the Gemini API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[ReceivedRequest] = []
+        super().__init__()
         self._ids = itertools.count(1)
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
-
-    @property
-    def requests(self) -> list[ReceivedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    def only_request(self) -> ReceivedRequest:
-        """The one request received since the last ``clear`` (fails if there were others)."""
-        received = self.requests
-        assert len(received) == 1, f"expected one request, got {received}"
-        return received[0]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
-
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self.base_url = self.origin
 
     def _response_id(self) -> str:
         return f"fake-response-{next(self._ids):08d}"
 
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        scenario = request.headers.get(SCENARIO_HEADER, "text")
+        if scenario.startswith("status_"):
+            _send_error(exchange, int(scenario.removeprefix("status_")))
+            return
+        path = request.path.split("?", 1)[0]
+        model, _, method = path.rsplit("models/", 1)[-1].partition(":")
+        response_id = self._response_id()
+        if method == "generateContent":
+            exchange.send_json(200, response(scenario, model, response_id))
+        elif method == "streamGenerateContent":
+            exchange.start_chunks(200, "text/event-stream")
+            for chunk in stream_chunks(scenario, model, response_id):
+                exchange.chunk(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+            exchange.end_chunks()
+        elif method == "batchEmbedContents":
+            count = len(body.get("requests") or [None])
+            exchange.send_json(200, {"embeddings": [{"values": EMBEDDING}] * count})
+        elif method == "embedContent":
+            usage_metadata = {"promptTokenCount": EMBED_TOKENS}
+            exchange.send_json(
+                200, {"embedding": {"values": EMBEDDING}, "usageMetadata": usage_metadata}
+            )
+        elif method == "predict":
+            count = len(body.get("instances") or [None])
+            statistics = {"token_count": EMBED_TOKENS, "truncated": False}
+            prediction = {"embeddings": {"values": EMBEDDING, "statistics": statistics}}
+            metadata = {"billableCharacterCount": 20}
+            exchange.send_json(200, {"predictions": [prediction] * count, "metadata": metadata})
+        else:
+            _send_error(exchange, 404)
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pools expect
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server._record(ReceivedRequest("POST", self.path, headers, body))
-                scenario = headers.get(SCENARIO_HEADER, "text")
-                if scenario.startswith("status_"):
-                    self._send_error(int(scenario.removeprefix("status_")))
-                    return
-                path = self.path.split("?", 1)[0]
-                model, _, method = path.rsplit("models/", 1)[-1].partition(":")
-                response_id = server._response_id()
-                if method == "generateContent":
-                    self._send_json(200, response(scenario, model, response_id))
-                elif method == "streamGenerateContent":
-                    self._send_events(stream_chunks(scenario, model, response_id))
-                elif method == "batchEmbedContents":
-                    count = len(body.get("requests") or [None])
-                    self._send_json(200, {"embeddings": [{"values": EMBEDDING}] * count})
-                elif method == "embedContent":
-                    self._send_json(
-                        200,
-                        {
-                            "embedding": {"values": EMBEDDING},
-                            "usageMetadata": {"promptTokenCount": EMBED_TOKENS},
-                        },
-                    )
-                elif method == "predict":
-                    count = len(body.get("instances") or [None])
-                    prediction = {
-                        "embeddings": {
-                            "values": EMBEDDING,
-                            "statistics": {"token_count": EMBED_TOKENS, "truncated": False},
-                        }
-                    }
-                    self._send_json(
-                        200,
-                        {
-                            "predictions": [prediction] * count,
-                            "metadata": {"billableCharacterCount": 20},
-                        },
-                    )
-                else:
-                    self._send_error(404)
-
-            def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _send_error(self, status: int) -> None:
-                name = STATUS_NAMES.get(status, "UNKNOWN")
-                payload = {"error": {"code": status, "message": f"fake {name}", "status": name}}
-                self._send_json(status, payload)
-
-            def _send_events(self, chunks: list[dict[str, Any]]) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                try:
-                    for chunk in chunks:
-                        event = f"data: {json.dumps(chunk)}\r\n\r\n".encode()
-                        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-                        self.wfile.flush()
-                    self.wfile.write(b"0\r\n\r\n")
-                except (BrokenPipeError, ConnectionResetError):
-                    self.close_connection = True  # the client stopped reading: fine
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+def _send_error(exchange: Exchange, status: int) -> None:
+    """Google's error JSON with that HTTP status."""
+    name = STATUS_NAMES.get(status, "UNKNOWN")
+    exchange.send_json(
+        status, {"error": {"code": status, "message": f"fake {name}", "status": name}}
+    )
 
 
 def usage(scenario: str, output_tokens: int = USAGE["candidatesTokenCount"]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "aiohttp",
         "llmtrace_agent.instrumentors.aiohttp:AiohttpInstrumentor",
         ("aiohttp",),
-        "aiohttp>=3.8,<4",
+        "aiohttp>=3.8.6,<4",
     ),
     (
         "anthropic",
