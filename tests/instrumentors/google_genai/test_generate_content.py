@@ -321,3 +321,25 @@ def test_without_http_spans_under_llm_calls_the_server_gets_the_model_call_span(
     assert [s.name for s in agent.receiver.spans] == [SPAN]
     received = fake_gemini.only_request().headers["traceparent"]
     assert traceparent_ids(received) == (span.trace_id, span.span_id)
+
+
+def test_token_usage_and_duration_metrics_are_exported(
+    agent: InProcessAgent, fake_gemini: FakeGemini
+) -> None:
+    model = "gemini-metrics-test"
+    client(fake_gemini).models.generate_content(model=model, contents="Hi")
+    with pytest.raises(errors.ClientError):
+        client(fake_gemini, "status_429").models.generate_content(model=model, contents="Hi")
+    agent.flush()
+
+    def ours(metric: str) -> list[Any]:
+        points = agent.receiver.points(metric)
+        return [p for p in points if p.attributes.get("gen_ai.request.model") == model]
+
+    tokens = {p.attributes["gen_ai.token.type"]: p for p in ours("gen_ai.client.token.usage")}
+    assert tokens["input"].sum == INPUT_TOKENS
+    assert tokens["output"].sum == OUTPUT_TOKENS
+    assert tokens["input"].attributes["gen_ai.provider.name"] == "gcp.gemini"
+    assert tokens["input"].attributes["gen_ai.operation.name"] == "generate_content"
+    durations = ours("gen_ai.client.operation.duration")
+    assert sorted(p.attributes.get("error.type", "") for p in durations) == ["", "429"]
