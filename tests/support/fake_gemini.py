@@ -11,7 +11,8 @@ What the reply holds is chosen by the request's ``x-fake-scenario`` header (see 
 so concurrent clients need no shared set-up: ``text`` (the default), ``tool_call`` (a
 ``functionCall`` part), ``thinking`` (a thought part and ``thoughtsTokenCount``), ``image`` (an
 ``inlineData`` part), ``stream_error`` (an ``error`` event after the first chunk) or
-``status_<code>`` (that HTTP status with Google's error JSON, e.g. ``status_429``).
+``status_<code>`` (that HTTP status with Google's error JSON, e.g. ``status_429``). A request
+with an ``x-fake-body`` header gets that JSON as it is.
 
 Built on ``tests.support.loopback``: every request is recorded with its lower-cased headers and
 decoded JSON body.
@@ -27,6 +28,8 @@ from typing import Any
 from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 SCENARIO_HEADER = "x-fake-scenario"
+BODY_HEADER = "x-fake-body"
+"""A JSON body to answer with as it is (for a stream: a JSON list of chunks), for odd shapes."""
 TEXT = "Hello from the fake Gemini."
 TEXT_CHUNKS = ("Hello", " from the", " fake Gemini.")
 # Usage as the API reports it: promptTokenCount includes the cached tokens; candidatesTokenCount
@@ -75,6 +78,17 @@ class FakeGemini(LoopbackServer):
             return
         path = request.path.split("?", 1)[0]
         model, _, method = path.rsplit("models/", 1)[-1].partition(":")
+        raw = request.headers.get(BODY_HEADER)
+        if raw is not None:  # the test's own body: a response, or a list of stream chunks
+            given = json.loads(raw)
+            if method == "streamGenerateContent":
+                exchange.start_chunks(200, "text/event-stream")
+                for chunk in given:
+                    exchange.chunk(f"data: {json.dumps(chunk)}\r\n\r\n".encode())
+                exchange.end_chunks()
+            else:
+                exchange.send_json(200, given)
+            return
         response_id = self._response_id()
         if method == "generateContent":
             exchange.send_json(200, response(scenario, model, response_id))
