@@ -16,12 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 
 from anthropic.types import RawContentBlockDeltaEvent
+from google.genai import types as gemini_types
 from openai.types.chat import ChatCompletionChunk
+from opentelemetry import trace
 
 from llmtrace_agent.instrumentors.anthropic.messages import MessageStreamState
-from llmtrace_agent.instrumentors.openai._choices import ChoicesStreamState
-from llmtrace_agent.instrumentors.openai.chat import ChatChoiceOutput
-from llmtrace_agent.toolkit.genai import StreamProxy, StreamState
+from llmtrace_agent.instrumentors.google_genai.models import GenerateContentStreamState
+from llmtrace_agent.toolkit.genai import LazyStreamProxy, StreamProxy, StreamState
+from llmtrace_agent.toolkit.openai_shapes.chat import ChatChoiceOutput
+from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesStreamState
 
 CHUNKS = 2000
 ROUNDS = 200
@@ -33,6 +36,7 @@ class Call:
     nothing (so no span is made)."""
 
     ended = False
+    span = trace.INVALID_SPAN  # made current by LazyStreamProxy for the first read
 
     def mark_first_chunk(self) -> None:
         pass
@@ -48,6 +52,10 @@ def quiet(state_class: type[StreamState]) -> type[StreamState]:
 
 def _no_finish(self: StreamState, call: object) -> None:
     pass
+
+
+def _no_metrics(call: object, response: object) -> None:
+    return None
 
 
 def openai_chunks() -> list[object]:
@@ -72,13 +80,30 @@ def anthropic_chunks() -> list[object]:
     return [RawContentBlockDeltaEvent.model_validate(delta)] * CHUNKS
 
 
-def per_chunk_us(chunks: list[object], new_state: Callable[[], StreamState] | None) -> float:
+def gemini_chunks() -> list[object]:
+    """A text stream as google-genai yields it: a ``GenerateContentResponse`` per chunk, each with
+    one text part and the usage so far."""
+    chunk = gemini_types.GenerateContentResponse.model_validate(
+        {
+            "candidates": [{"content": {"role": "model", "parts": [{"text": "token"}]}}],
+            "usage_metadata": {"prompt_token_count": 12, "candidates_token_count": 5},
+            "model_version": "gemini-2.5-flash",
+        }
+    )
+    return [chunk] * CHUNKS
+
+
+def per_chunk_us(
+    chunks: list[object],
+    new_state: Callable[[], StreamState] | None,
+    proxy: type[StreamProxy] = StreamProxy,
+) -> float:
     """Median µs per chunk of reading ``chunks``, bare (``new_state`` None) or through us."""
 
     def stream() -> Iterator[object]:
         if new_state is None:
             return iter(chunks)
-        return StreamProxy(iter(chunks), Call(), new_state())  # type: ignore[arg-type]
+        return proxy(iter(chunks), Call(), new_state())  # type: ignore[arg-type]
 
     samples = []
     for round_number in range(WARM_UP + ROUNDS):
@@ -91,17 +116,25 @@ def per_chunk_us(chunks: list[object], new_state: Callable[[], StreamState] | No
 
 
 def main() -> None:
-    openai, anthropic = openai_chunks(), anthropic_chunks()
+    openai, anthropic, gemini = openai_chunks(), anthropic_chunks(), gemini_chunks()
     chat, messages = quiet(ChoicesStreamState), quiet(MessageStreamState)
-    cases: dict[str, tuple[list[object], Callable[[], StreamState]]] = {
-        "openai chat, capture off": (openai, lambda: chat(None)),  # type: ignore[call-arg]
-        "openai chat, capture on": (openai, lambda: chat(ChatChoiceOutput)),  # type: ignore[call-arg]
-        "anthropic messages, capture off": (anthropic, lambda: messages(False)),  # type: ignore[call-arg]
-        "anthropic messages, capture on": (anthropic, lambda: messages(True)),  # type: ignore[call-arg]
+    generate = quiet(GenerateContentStreamState)
+    cases: dict[str, tuple[list[object], Callable[[], StreamState], type[StreamProxy]]] = {
+        "openai chat, capture off": (openai, lambda: chat(None, _no_metrics), StreamProxy),  # type: ignore[call-arg]
+        "openai chat, capture on": (
+            openai,
+            lambda: chat(ChatChoiceOutput, _no_metrics),
+            StreamProxy,
+        ),  # type: ignore[call-arg]
+        "anthropic messages, capture off": (anthropic, lambda: messages(False), StreamProxy),  # type: ignore[call-arg]
+        "anthropic messages, capture on": (anthropic, lambda: messages(True), StreamProxy),  # type: ignore[call-arg]
+        # google-genai's sync stream is a generator: the agent wraps it in LazyStreamProxy.
+        "gemini generate_content, capture off": (gemini, lambda: generate(False), LazyStreamProxy),  # type: ignore[call-arg]
+        "gemini generate_content, capture on": (gemini, lambda: generate(True), LazyStreamProxy),  # type: ignore[call-arg]
     }
     results = {}
-    for label, (chunks, new_state) in cases.items():
-        results[label] = per_chunk_us(chunks, new_state) - per_chunk_us(chunks, None)
+    for label, (chunks, new_state, proxy) in cases.items():
+        results[label] = per_chunk_us(chunks, new_state, proxy) - per_chunk_us(chunks, None)
     print(json.dumps(results))
 
 

@@ -2,7 +2,7 @@
 
     python bench/run.py                 # everything (creates the peers' venvs on first run)
     python bench/run.py --quick         # fewer rounds, for a smoke run
-    python bench/run.py --only calls    # calls | chunks | scrub | startup | throughput
+    python bench/run.py --only calls    # calls | gemini | chunks | scrub | startup | throughput
     python bench/run.py --no-peers      # ours, bare and the floor only (no venvs, no PyPI)
 
 Every figure is measured in one run, interleaved (round-robin over the contenders, in a shuffled
@@ -186,32 +186,37 @@ class Contender:
         return statistics.median(self.samples[key]) * 1e6
 
 
-def contenders(sink: Sink, peers: list[str]) -> list[Contender]:
+def contenders(sink: Sink, peers: list[str], provider: str = "openai") -> list[Contender]:
+    """Ours (bare, floor, the agent two ways) on ``provider``'s workload, then each peer's."""
     workload = str(BENCH / "workload.py")
     ours_python = str(OURS_PYTHON)
     env = agent_env(sink)
     found = [
         Contender(
-            "no tracing", "ours", [ours_python, workload, "bare", sink.endpoint], env, baseline=True
+            "no tracing",
+            "ours",
+            [ours_python, workload, "bare", sink.endpoint, provider],
+            env,
+            baseline=True,
         ),
         Contender(
             "floor: one hand-made SDK span, OTLP batch export",
             "ours",
-            [ours_python, workload, "floor", sink.endpoint],
+            [ours_python, workload, "floor", sink.endpoint, provider],
             env,
             floor=True,
         ),
         Contender(
             "**llmtrace-agent**, LLM span only, no metrics",
             "ours",
-            [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint],
+            [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
             agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="false", OTEL_METRICS_EXPORTER="none"),
             ours=True,
         ),
         Contender(
             "**llmtrace-agent**, defaults (LLM span + HTTP child span + 2 metrics)",
             "ours",
-            [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint],
+            [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
             agent_env(sink),
             ours=True,
         ),
@@ -243,11 +248,20 @@ CALL_OPS: list[tuple[str, dict[str, object]]] = [
     ("parsed200", {"op": "parsed-stream", "n": 100, "chunks": 200}),
     ("parsed1", {"op": "parsed-stream", "n": 400, "chunks": 1}),
 ]
+# Gemini (google-genai) has no pre-parsed form: per_chunk.py measures our per-chunk code there.
+GEMINI_OPS = CALL_OPS[:3]
 CHUNK_STEP = 199  # a C-chunk stream has C + 2 chunks (a finish and a usage chunk): 202 - 3
+# (a Gemini one has C + 1, so its 200- and 1-chunk streams differ by 199 chunks too)
 
 
-def bench_calls(sink: Sink, peers: list[str], rounds: int) -> dict[str, object]:
-    workers = contenders(sink, peers)
+def bench_calls(
+    sink: Sink,
+    peers: list[str],
+    rounds: int,
+    provider: str = "openai",
+    ops: list[tuple[str, dict[str, object]]] = CALL_OPS,
+) -> dict[str, object]:
+    workers = contenders(sink, peers, provider)
     try:
         for worker in workers:
             worker.start()
@@ -258,15 +272,17 @@ def bench_calls(sink: Sink, peers: list[str], rounds: int) -> dict[str, object]:
             order = workers[:]
             random.shuffle(order)
             for worker in order:
-                for key, command in CALL_OPS:
+                for key, command in ops:
                     worker.run(key, command)
     finally:
         for worker in workers:
             worker.stop()
-    return summarise_calls(workers, rounds)
+    return summarise_calls(workers, rounds, ops)
 
 
-def summarise_calls(workers: list[Contender], rounds: int) -> dict[str, object]:
+def summarise_calls(
+    workers: list[Contender], rounds: int, ops: list[tuple[str, dict[str, object]]] = CALL_OPS
+) -> dict[str, object]:
     baselines = {w.group: w for w in workers if w.baseline}
     rows = []
     for worker in workers:
@@ -276,7 +292,9 @@ def summarise_calls(workers: list[Contender], rounds: int) -> dict[str, object]:
             return worker.median_us(key) - base.median_us(key)
 
         per_chunk = (added("stream200") - added("stream1")) / CHUNK_STEP
-        per_parsed_chunk = (added("parsed200") - added("parsed1")) / CHUNK_STEP
+        per_parsed_chunk = None
+        if "parsed200" in worker.samples:
+            per_parsed_chunk = (added("parsed200") - added("parsed1")) / CHUNK_STEP
         rows.append(
             {
                 "label": worker.label,
@@ -295,7 +313,7 @@ def summarise_calls(workers: list[Contender], rounds: int) -> dict[str, object]:
     floor_added = next(r for r in rows if r["floor"])["added_call_us"]
     for row in rows:
         row["vs_floor"] = row["added_call_us"] / floor_added if floor_added > 0 else None
-    return {"rounds": rounds, "rows": rows, "ops": dict(CALL_OPS)}
+    return {"rounds": rounds, "rows": rows, "ops": dict(ops)}
 
 
 # --- start-up ---------------------------------------------------------------------------------
@@ -539,6 +557,26 @@ def markdown(results: dict[str, object]) -> str:
                     f"{row['added_per_parsed_chunk_us']:.2f} |"
                 )
         out.append("")
+    gemini = results.get("gemini_calls")
+    if gemini:
+        out.append(
+            "**Gemini, per call and per chunk**: `models.generate_content` and "
+            "`generate_content_stream` of google-genai through an in-process mock transport, "
+            f"measured as above (median of {gemini['rounds']} rounds, "  # type: ignore[index]
+            f"{gemini['ops']['call']['n']} calls each; per chunk: the slope between "  # type: ignore[index]
+            "201- and 2-chunk SSE streams). No peer is measured here.\n"
+        )
+        out.append("| tracer | µs/call | added µs/call | added vs floor | added µs/chunk (SSE) |")
+        out.append("|---|---:|---:|---:|---:|")
+        for row in gemini["rows"]:  # type: ignore[index]
+            if row["baseline"]:
+                out.append(f"| {row['label']} | {row['call_us']:.0f} | - | - | - |")
+            else:
+                out.append(
+                    f"| {row['label']} | {row['call_us']:.0f} | {row['added_call_us']:.0f} | "
+                    f"{row['vs_floor']:.2f}x | {row['added_per_chunk_us']:.2f} |"
+                )
+        out.append("")
     chunks = results.get("chunks")
     if chunks:
         out.append(
@@ -608,7 +646,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--only",
-        choices=("calls", "chunks", "scrub", "startup", "throughput"),
+        choices=("calls", "gemini", "chunks", "scrub", "startup", "throughput"),
         action="append",
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
@@ -625,7 +663,7 @@ def main() -> None:
     options = parser.parse_args()
     global CLOCK
     CLOCK = "cpu_seconds" if options.clock == "cpu" else "seconds"
-    parts = options.only or ["calls", "chunks", "scrub", "startup", "throughput"]
+    parts = options.only or ["calls", "gemini", "chunks", "scrub", "startup", "throughput"]
     peers = [] if options.no_peers else ["genai-openai", "openllmetry", "openinference"]
     rounds = options.rounds or (3 if options.quick else 15)
     repetitions = options.repetitions or (5 if options.quick else 40)
@@ -642,6 +680,8 @@ def main() -> None:
     try:
         if "calls" in parts:
             results["calls"] = bench_calls(sink, peers, rounds)
+        if "gemini" in parts:
+            results["gemini_calls"] = bench_calls(sink, [], rounds, "gemini", GEMINI_OPS)
         if "chunks" in parts:
             results["chunks"] = bench_chunks(3 if options.quick else 7)
         if "scrub" in parts:

@@ -1,6 +1,8 @@
 """One benchmark worker: OpenAI chat calls through an in-process mock transport, on command.
 
-    python bench/workload.py MODE ENDPOINT
+    python bench/workload.py MODE ENDPOINT [PROVIDER]
+
+PROVIDER is ``openai`` (the default) or ``gemini`` (google-genai, in ``gemini_workload.py``).
 
 Runs in whichever virtualenv the runner picked (ours, or a peer's) and imports nothing from this
 repository. MODE says what traces the calls:
@@ -273,26 +275,33 @@ def plain_calls(client: object) -> tuple[object, object]:
 
 def main() -> None:
     mode, endpoint = sys.argv[1], sys.argv[2]
+    provider = sys.argv[3] if len(sys.argv) > 3 else "openai"
     flush = setup(mode, endpoint)
-    client, server = make_client()
+    workload = sys.modules[__name__]
+    if provider == "gemini":
+        import gemini_workload as workload  # type: ignore[import-not-found,no-redef]
+    client, server = workload.make_client()
     if mode == "floor":
         from opentelemetry import trace
 
-        call, stream_call = floor_calls(client, trace.get_tracer("bench.floor"))
+        call, stream_call = workload.floor_calls(client, trace.get_tracer("bench.floor"))
     else:
-        call, stream_call = plain_calls(client)
+        call, stream_call = workload.plain_calls(client)
+    make_body = workload.sse_body
     stream_bodies: dict[int, bytes] = {}
-    server.stream_body = sse_body(1)
-    stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-    parsed_chunks = {1: list(stream)}
-    server.stream_body = sse_body(200)
-    stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-    parsed_chunks[200] = list(stream)
+    parsed_chunks: dict[int, list[object]] = {}
+    if provider == "openai":
+        server.stream_body = sse_body(1)
+        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        parsed_chunks[1] = list(stream)
+        server.stream_body = sse_body(200)
+        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        parsed_chunks[200] = list(stream)
     server.stream_body = b""
     # Warm up: imports, pydantic models, connection pools, caches, the export thread.
     for _ in range(200):
         call()
-    server.stream_body = sse_body(10)
+    server.stream_body = make_body(10)
     for _ in range(20):
         stream_call(None)
     server.stream_body = b""
@@ -309,7 +318,7 @@ def main() -> None:
         if op == "stream":
             chunks = command["chunks"]
             if chunks not in stream_bodies:
-                stream_bodies[chunks] = sse_body(chunks)
+                stream_bodies[chunks] = make_body(chunks)
             server.stream_body = stream_bodies[chunks]
             run = stream_call
         elif op == "parsed-stream":

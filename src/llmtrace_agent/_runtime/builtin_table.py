@@ -5,6 +5,12 @@ One row per built-in: (name, "module:Class", targets, requires).
 
 BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
     (
+        "aiohttp",
+        "llmtrace_agent.instrumentors.aiohttp:AiohttpInstrumentor",
+        ("aiohttp",),
+        "aiohttp>=3.8.6,<4",
+    ),
+    (
         "anthropic",
         "llmtrace_agent.instrumentors.anthropic:AnthropicInstrumentor",
         ("anthropic",),
@@ -21,6 +27,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llmtrace_agent.instrumentors.cohere:CohereInstrumentor",
         ("cohere",),
         "cohere>=5.11,<8",
+    ),
+    (
+        "google_genai",
+        "llmtrace_agent.instrumentors.google_genai:GoogleGenAIInstrumentor",
+        ("google.genai",),
+        "google-genai>=1.10,<4",
     ),
     (
         "groq",

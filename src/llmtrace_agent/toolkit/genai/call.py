@@ -213,9 +213,14 @@ def _add_usage(attributes: dict[str, object], usage: Usage) -> None:
 def error_type_of(error: BaseException) -> str:
     """``error.type``: the HTTP status code for API status errors, else the exception class.
 
+    The status is the exception's ``status_code`` (Stainless SDKs, httpx) or else its ``code``
+    when that is an HTTP error status (google-genai's ``APIError``, urllib's ``HTTPError``).
     A status below 400 is no error: an ``error`` event inside a streamed 200 response (Anthropic
     SDKs raise it as an ``APIStatusError`` with the stream's status) gets its class instead."""
     status = getattr(error, "status_code", None)
+    if status is None:
+        code = getattr(error, "code", None)
+        status = code if isinstance(code, int) and code < 600 else None
     if isinstance(status, int) and not isinstance(status, bool) and status >= 400:
         return str(status)
     cls = type(error)
