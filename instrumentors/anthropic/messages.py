@@ -18,6 +18,7 @@ from llmtrace_agent.toolkit.genai import (
     Request,
     StreamState,
     Usage,
+    blob_part,
     clip,
     message,
     output_message,
@@ -253,12 +254,7 @@ def block_part(block: object) -> dict[str, object]:
 def _media_part(modality: str, source: object) -> dict[str, object]:
     kind = field(source, "type")
     if kind == "base64":
-        return {
-            "type": "blob",
-            "modality": modality,
-            "mime_type": field(source, "media_type"),
-            "content": clip(field(source, "data")),
-        }
+        return blob_part(modality, field(source, "media_type"), field(source, "data"))
     if kind == "url":
         return {"type": "uri", "modality": modality, "uri": field(source, "url")}
     if kind == "file":

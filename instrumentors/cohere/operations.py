@@ -321,9 +321,6 @@ def response_parts(chat_message: object) -> list[dict[str, object]]:
     return parts
 
 
-_PLACEHOLDER = "[binary data]"
-
-
 def content_parts(content: object) -> list[dict[str, object]]:
     """A message content (a string or a list of typed items) as GenAI message parts."""
     if isinstance(content, str):
@@ -336,19 +333,7 @@ def content_parts(content: object) -> list[dict[str, object]]:
         elif kind == "thinking":
             parts.append(genai.reasoning_part(field(item, "thinking")))
         elif kind == "image_url":
-            parts.append(_image(field(field(item, "image_url"), "url")))
+            parts.append(openai_content.media_part(field(field(item, "image_url"), "url"), "image"))
         elif isinstance(kind, str):  # documents and the like: their type, not their payload
             parts.append({"type": kind})
     return parts
-
-
-def _image(url: object) -> dict[str, object]:
-    """An image URL as a ``uri`` part; inline data (a ``data:`` URL) as a ``blob`` part whose
-    bytes are replaced by a placeholder."""
-    if isinstance(url, str) and url.startswith("data:"):
-        mime_type = url[5:].split(";", 1)[0].split(",", 1)[0] or None
-        part: dict[str, object] = {"type": "blob", "modality": "image", "content": _PLACEHOLDER}
-        if mime_type:
-            part["mime_type"] = mime_type
-        return part
-    return {"type": "uri", "modality": "image", "uri": genai.clip(url)}

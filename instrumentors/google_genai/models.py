@@ -20,6 +20,7 @@ from llmtrace_agent.toolkit.genai import (
     Request,
     StreamState,
     Usage,
+    blob_part,
     clip,
     message,
     output_message,
@@ -263,7 +264,8 @@ def part_of(part: object) -> dict[str, object]:
         return tool_call_response_part(field(result, "id"), field(result, "response"))
     blob = field(part, "inline_data")
     if blob is not None:
-        return _blob_placeholder(field(blob, "mime_type"), field(blob, "data"))
+        mime_type = as_str(field(blob, "mime_type"))
+        return blob_part(_modality(mime_type), mime_type, field(blob, "data"))
     file = field(part, "file_data")
     if file is not None:
         mime_type = as_str(field(file, "mime_type"))
@@ -273,21 +275,11 @@ def part_of(part: object) -> dict[str, object]:
         uri["uri"] = clip(field(file, "file_uri"))
         return uri
     if type(part).__module__.startswith("PIL."):  # the SDK accepts PIL images as parts
-        return {"type": "blob", "modality": "image", "content": "<image>"}
+        return blob_part("image")
     for kind in ("executable_code", "code_execution_result", "video_metadata"):
         if field(part, kind) is not None:
             return {"type": kind}
     return {"type": "unknown"}
-
-
-def _blob_placeholder(mime_type: object, data: object) -> dict[str, object]:
-    mime = as_str(mime_type)
-    size = f"{len(data)} bytes" if isinstance(data, (bytes, str)) else "data"
-    part: dict[str, object] = {"type": "blob", "modality": _modality(mime)}
-    if mime:
-        part["mime_type"] = mime
-    part["content"] = f"<{mime or 'blob'}, {size}>"
-    return part
 
 
 def _modality(mime_type: str | None) -> str:

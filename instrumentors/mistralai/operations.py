@@ -173,26 +173,11 @@ def content_parts(content: object) -> list[dict[str, object]]:
             texts = [field(piece, "text") for piece in as_list(field(chunk, "thinking")) or ()]
             parts.append(genai.reasoning_part("".join(t for t in texts if isinstance(t, str))))
         elif kind == "image_url" and isinstance(field(chunk, "image_url"), str):
-            parts.append(_media(field(chunk, "image_url"), "image"))
+            parts.append(openai_content.media_part(field(chunk, "image_url"), "image"))
         elif kind == "document_url":
-            parts.append(_media(field(chunk, "document_url"), "document"))
+            parts.append(openai_content.media_part(field(chunk, "document_url"), "document"))
         elif kind == "input_audio":
-            parts.append({"type": "blob", "modality": "audio", "content": _PLACEHOLDER})
+            parts.append(genai.blob_part("audio", None, field(chunk, "input_audio")))
         else:
             parts.extend(openai_content.content_parts([chunk]))
     return parts
-
-
-_PLACEHOLDER = "[binary data]"
-
-
-def _media(url: object, modality: str) -> dict[str, object]:
-    """A URL as a ``uri`` part; inline data (a ``data:`` URL) as a ``blob`` part whose bytes are
-    replaced by a placeholder."""
-    if isinstance(url, str) and url.startswith("data:"):
-        mime_type = url[5:].split(";", 1)[0].split(",", 1)[0] or None
-        part: dict[str, object] = {"type": "blob", "modality": modality, "content": _PLACEHOLDER}
-        if mime_type:
-            part["mime_type"] = mime_type
-        return part
-    return {"type": "uri", "modality": modality, "uri": genai.clip(url)}

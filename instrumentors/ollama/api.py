@@ -14,6 +14,7 @@ import types
 
 from llmtrace_agent.toolkit import genai, semconv
 from llmtrace_agent.toolkit.genai import (
+    blob_part,
     message,
     output_message,
     reasoning_part,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
     from llmtrace_agent.toolkit.genai import LLMCall
 
 OLLAMA = "ollama"
-IMAGE_PLACEHOLDER = {"type": "blob", "modality": "image", "content": "[image omitted]"}
 _STREAMS = (types.GeneratorType, types.AsyncGeneratorType)
 _OPTIONS = (
     ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE, as_float),
@@ -172,7 +172,7 @@ class GenerateOperation(OllamaOperation):
             prompt = kwargs.get("prompt")
             if isinstance(prompt, str):
                 parts.append(text_part(prompt))
-            parts.extend(IMAGE_PLACEHOLDER for _ in as_list(kwargs.get("images")) or ())
+            parts.extend(_image(image) for image in as_list(kwargs.get("images")) or ())
             if parts:
                 attributes[semconv.GEN_AI_INPUT_MESSAGES] = to_json([message("user", parts)])
         return self.new_request(instance, kwargs, attributes)
@@ -232,7 +232,7 @@ def chat_input(messages: list | tuple) -> tuple[list[Part], list[dict[str, objec
         else:
             parts: list[Part] = []
             _add_output(parts, content, field(item, "thinking"), field(item, "tool_calls"))
-            parts.extend(IMAGE_PLACEHOLDER for _ in as_list(field(item, "images")) or ())
+            parts.extend(_image(image) for image in as_list(field(item, "images")) or ())
             inputs.append(message(role, parts))
     return instructions, inputs
 
@@ -344,3 +344,8 @@ def install(instrumentor: OllamaInstrumentor, module: ModuleType) -> None:
         instrumentor.wrap(module, f"AsyncClient.{method}", async_wrapper)
         if callable(getattr(module, method, None)):
             instrumentor.wrap(module, method, sync_wrapper)  # bound to ollama's default client
+
+
+def _image(image: object) -> Part:
+    """An image (bytes, base64 or a file path) as a placeholder ``blob`` part, never its data."""
+    return blob_part("image", None, image if isinstance(image, bytes) else None)

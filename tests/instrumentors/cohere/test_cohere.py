@@ -187,7 +187,7 @@ def test_content_capture_records_messages_tools_plan_and_tool_calls(
                 {
                     "type": "blob",
                     "modality": "image",
-                    "content": "[binary data]",
+                    "content": "<image/jpeg, 7 bytes>",
                     "mime_type": "image/jpeg",
                 },
             ],

@@ -175,7 +175,7 @@ def test_content_capture_records_messages_tools_and_tool_calls(
                 {
                     "type": "blob",
                     "modality": "image",
-                    "content": "[binary data]",
+                    "content": "<image/png, 12 bytes>",
                     "mime_type": "image/png",
                 },
             ],

@@ -249,7 +249,7 @@ def test_content_capture_records_messages_tools_tool_calls_and_hides_images(agen
         "role": "user",
         "parts": [
             {"type": "text", "content": "What is in this picture?"},
-            {"type": "blob", "modality": "image", "content": "[image omitted]"},
+            {"type": "blob", "modality": "image", "content": "<image, 9 bytes>"},
         ],
     }
     assert inputs[1]["parts"] == [

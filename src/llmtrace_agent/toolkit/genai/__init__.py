@@ -8,6 +8,7 @@ opt-in content capture, following the OpenTelemetry GenAI semantic conventions.
 
 from llmtrace_agent.toolkit.genai.call import LLMCall, Request
 from llmtrace_agent.toolkit.genai.content import (
+    blob_part,
     clip,
     message,
     output_message,
@@ -36,6 +37,7 @@ __all__ = [
     "StreamState",
     "Usage",
     "async_llm_wrapper",
+    "blob_part",
     "clip",
     "llm_wrapper",
     "message",

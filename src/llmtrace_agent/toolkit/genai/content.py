@@ -52,6 +52,24 @@ def reasoning_part(text: object) -> dict[str, object]:
     return {"type": "reasoning", "content": clip(text)}
 
 
+def blob_part(modality: str, mime_type: object = None, data: object = None) -> dict[str, object]:
+    """Inline binary content (an image, audio, a document) as a ``blob`` part whose bytes are
+    replaced by a placeholder naming their type and size, such as ``<image/png, 5123 bytes>``:
+    media would inflate every span it appears in, and is no text to debug a prompt with."""
+    mime = mime_type if isinstance(mime_type, str) and mime_type else None
+    if isinstance(data, (bytes, bytearray)):
+        size = f"{len(data)} bytes"
+    elif isinstance(data, str):  # base64: 4 characters carry 3 bytes
+        size = f"{len(data.rstrip('=')) * 3 // 4} bytes"
+    else:
+        size = "data"
+    part: dict[str, object] = {"type": "blob", "modality": modality}
+    if mime:
+        part["mime_type"] = mime
+    part["content"] = f"<{mime or modality}, {size}>"
+    return part
+
+
 def tool_call_part(call_id: object, name: object, arguments: object) -> dict[str, object]:
     """A tool call; JSON-string arguments (as OpenAI sends them) become an object if they parse."""
     if isinstance(arguments, str):

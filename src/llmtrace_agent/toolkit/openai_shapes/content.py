@@ -9,6 +9,7 @@ Only called when content capture is on. Requests may hold dicts (the usual form)
 from __future__ import annotations
 
 from llmtrace_agent.toolkit.genai import (
+    blob_part,
     clip,
     message,
     output_message,
@@ -49,9 +50,11 @@ def _part(item: object) -> Part | None:
     if kind == "refusal":
         return {"type": "refusal", "content": clip(field(item, "refusal"))}
     if kind == "image_url":  # chat: {"image_url": {"url": "https://…" | "data:image/png;base64,…"}}
-        return _media(field(field(item, "image_url"), "url"), "image")
+        return media_part(field(field(item, "image_url"), "url"), "image")
     if kind == "input_image":  # responses: {"image_url": "…"} or {"file_id": "…"}
-        return _media(field(item, "image_url"), "image") or _file(field(item, "file_id"), "image")
+        return media_part(field(item, "image_url"), "image") or _file(
+            field(item, "file_id"), "image"
+        )
     if kind == "input_audio":  # chat: {"input_audio": {"data": base64, "format": "wav"}}
         audio = field(item, "input_audio")
         audio_format = as_str(field(audio, "format"))
@@ -60,22 +63,23 @@ def _part(item: object) -> Part | None:
         )
     if kind == "file":  # chat: {"file": {"file_id"} | {"file_data", "filename"}}
         file = field(item, "file")
-        return _file(field(file, "file_id"), "document") or _media(
+        return _file(field(file, "file_id"), "document") or media_part(
             field(file, "file_data"), "document"
         )
     if kind == "input_file":  # responses: file_id, file_url or file_data
         return (
             _file(field(item, "file_id"), "document")
-            or _media(field(item, "file_url"), "document")
-            or _media(field(item, "file_data"), "document")
+            or media_part(field(item, "file_url"), "document")
+            or media_part(field(item, "file_data"), "document")
         )
     if isinstance(kind, str):
         return {"type": kind}  # unknown part: its type, not its (possibly binary) payload
     return None
 
 
-def _media(url: object, modality: str) -> Part | None:
-    """A URL as a ``uri`` part, or a ``data:`` URL as a ``blob`` part."""
+def media_part(url: object, modality: str) -> Part | None:
+    """A URL as a ``uri`` part, or a ``data:`` URL as a ``blob`` part (its bytes replaced by a
+    placeholder)."""
     url = as_str(url)
     if url is None:
         return None
@@ -87,12 +91,7 @@ def _media(url: object, modality: str) -> Part | None:
 
 
 def _blob(data: object, modality: str, mime_type: str | None) -> Part | None:
-    if not isinstance(data, str):
-        return None
-    part: Part = {"type": "blob", "modality": modality, "content": clip(data)}
-    if mime_type:
-        part["mime_type"] = mime_type
-    return part
+    return blob_part(modality, mime_type, data) if isinstance(data, str) else None
 
 
 def _file(file_id: object, modality: str) -> Part | None:
