@@ -12,6 +12,8 @@ It replaces the SDK's ``BatchSpanProcessor`` for three reasons:
 - **Bounded waits.** ``force_flush`` honours its timeout (the SDK's ignores it) and ``shutdown``
   gives the final export at most ``shutdown_timeout`` seconds, then stops the exporter, which
   aborts its retry back-off. A dead or hanging collector never holds the process at exit.
+  Within that budget, transient collector errors are retried quickly (``retry.py``), so a
+  collector that recovers in time gets every span; the exit report counts the spans sent late.
 
 ``on_end`` is the only part that runs on the application's threads: an append to a deque, and a
 wake-up of the worker when a full batch is waiting. Everything else runs on the worker thread,
@@ -26,12 +28,14 @@ import collections
 import logging
 import os
 import threading
+import time
 import weakref
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from llmtrace_agent._pipeline import retry
 from llmtrace_agent._runtime import log
 
 TYPE_CHECKING = False
@@ -97,6 +101,8 @@ class SpanQueue(SpanProcessor):
         """Spans in batches the exporter reported as failed (collector down, rejected…)."""
         self.exported = 0
         """Spans in batches the exporter accepted."""
+        self.sent_late = 0
+        """Of those, spans accepted only after retrying a transient collector error."""
         self._in_flight = 0
         self._spans: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
@@ -152,6 +158,7 @@ class SpanQueue(SpanProcessor):
         self._stopping = True
         worker = self._worker
         if worker is not None:
+            retry.hurry(time.monotonic() + self.shutdown_timeout_s)
             self._wake.set()
             worker.join(self.shutdown_timeout_s)
         self._exporter_closed = True
@@ -163,11 +170,17 @@ class SpanQueue(SpanProcessor):
         self.report_losses()
 
     def report_losses(self) -> None:
-        """Say once, in one line on stderr, how many spans never reached the collector."""
+        """Say once, in one line on stderr, how many spans were sent late or never arrived."""
         if self._reported:
             return
         lost_in_queue = len(self._spans) + self._in_flight
         if not (self.dropped or self.undelivered or lost_in_queue):
+            if self.sent_late:
+                self._reported = True
+                log.warning(
+                    f"{self.sent_late} spans sent late, after retrying the collector's transient "
+                    f"errors ({retry.last_transient}); none lost"
+                )
             return
         self._reported = True
         parts = []
@@ -182,7 +195,9 @@ class SpanQueue(SpanProcessor):
             parts.append(
                 f"{lost_in_queue} still queued or being sent at exit (LLMTRACE_SHUTDOWN_TIMEOUT)"
             )
-        last_error = _exporter_logs.last_message
+        if self.sent_late:
+            parts.append(f"{self.sent_late} more were sent late, after retries")
+        last_error = retry.last_error or _exporter_logs.last_message
         reason = f" (last exporter error: {last_error[:200]})" if last_error else ""
         log.warning("spans not exported: " + "; ".join(parts) + reason)
 
@@ -220,6 +235,8 @@ class SpanQueue(SpanProcessor):
             remaining -= count
             batch = [spans.popleft() for _ in range(count)]
             self._in_flight = count
+            note = retry.note
+            note.retried = False
             try:
                 result = self.exporter.export(batch)
             except Exception as exc:
@@ -227,6 +244,8 @@ class SpanQueue(SpanProcessor):
                 result = None
             if result is SpanExportResult.SUCCESS:
                 self.exported += count
+                if note.retried:
+                    self.sent_late += count
             else:
                 self.undelivered += count
             self._in_flight = 0
@@ -238,4 +257,4 @@ class SpanQueue(SpanProcessor):
         self._counter_lock = threading.Lock()
         self._flush_requests = []
         self._worker = None
-        self.dropped = self.undelivered = self.exported = 0
+        self.dropped = self.undelivered = self.exported = self.sent_late = 0

@@ -11,6 +11,7 @@ import atexit
 import os
 import sys
 import threading
+import time
 import weakref
 
 from opentelemetry import metrics as metrics_api
@@ -165,18 +166,20 @@ def _otlp_span_exporter(config: Config) -> SpanExporter:
         OTLPSpanExporter as HTTPSpanExporter,
     )
 
-    return HTTPSpanExporter(endpoint=endpoint, session=_fork_safe_session())
+    return HTTPSpanExporter(endpoint=endpoint, session=_fork_safe_session(config))
 
 
-def _fork_safe_session() -> requests.Session:
-    """An HTTP session for an OTLP exporter whose keep-alive connections a forked child drops.
+def _fork_safe_session(config: Config) -> requests.Session:
+    """An HTTP session for an OTLP exporter that retries transient collector errors itself
+    (quickly within the exit budget: ``retry.py``) and whose keep-alive connections a forked
+    child drops.
 
     Otherwise parent and child write their requests into the same keep-alive connection, and
     the collector reads a corrupt mix of both.
     """
-    import requests
+    from llmtrace_agent._pipeline.retry import RetryingSession
 
-    session = requests.Session()
+    session = RetryingSession(window_s=config.bsp_export_timeout_ms / 1000)
     if hasattr(os, "register_at_fork"):
         reference = weakref.ref(session)
 
@@ -208,7 +211,7 @@ def _build_meter_provider(config: Config) -> MeterProvider:
         )
 
         exporter = HTTPMetricExporter(
-            endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session()
+            endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session(config)
         )
     from llmtrace_agent._pipeline.scrub import scrubbing
 
@@ -286,9 +289,14 @@ def _shutdown_providers() -> None:
 def _run_bounded(work: object, timeout: float, what: str) -> bool:
     if _tracer_provider is None and _meter_provider is None:
         return True
+    retry = sys.modules.get("llmtrace_agent._pipeline.retry")
+    if retry is not None:  # transient collector errors: retry fast, and stop in time
+        retry.hurry(time.monotonic() + timeout)
     worker = threading.Thread(target=work, name=f"llmtrace-{what}", daemon=True)  # type: ignore[arg-type]
     worker.start()
     worker.join(timeout)
+    if retry is not None and what == "flush":
+        retry.relax()
     if worker.is_alive():
         log.warning(
             f"{what} did not finish within {timeout:g}s (LLMTRACE_SHUTDOWN_TIMEOUT); "
