@@ -34,6 +34,7 @@ _installed = False
 _tracer_provider: TracerProvider | None = None
 _meter_provider: MeterProvider | None = None
 _shut_down = False
+_shutdown_done = threading.Event()
 
 
 class _LazyTracerProvider(trace_api.TracerProvider):
@@ -254,13 +255,21 @@ def flush(timeout: float | None = None) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> bool:
-    """Flush and stop the exporters, once; bounded so a dead collector never holds the process."""
+    """Flush and stop the exporters, once; bounded so a dead collector never holds the process.
+
+    A second call while the first is still exporting (a worker's SIGTERM during its exit
+    finalizer) waits for it, within the same bound, instead of letting the process die first.
+    """
     global _shut_down
-    with _lock:
-        if _shut_down:
-            return True
-        _shut_down = True  # atexit and multiprocessing's own exit may both call this
     timeout = agent_state.config.shutdown_timeout if timeout is None else timeout
+    with _lock:
+        already = _shut_down
+        _shut_down = True  # atexit and multiprocessing's own exit may both call this
+    if already:
+        return _shutdown_done.wait(timeout)
+    if _tracer_provider is None and _meter_provider is None:
+        _shutdown_done.set()
+        return True
     return _run_bounded(_shutdown_providers, timeout, "shutdown")
 
 
@@ -280,10 +289,13 @@ def _flush_providers() -> None:
 
 
 def _shutdown_providers() -> None:
-    _end_spans_waiting_for_prices()
-    for provider in (_tracer_provider, _meter_provider):
-        if provider is not None:
-            provider.shutdown()
+    try:
+        _end_spans_waiting_for_prices()
+        for provider in (_tracer_provider, _meter_provider):
+            if provider is not None:
+                provider.shutdown()
+    finally:
+        _shutdown_done.set()
 
 
 def _run_bounded(work: object, timeout: float, what: str) -> bool:
@@ -315,9 +327,22 @@ def _register_exit_handlers() -> None:
         return
     _exit_handlers_registered = True
     atexit.register(shutdown)
+    from llmtrace_agent._pipeline import fork_exit
+
+    fork_exit.install(shutdown)  # forked children leaving through os._exit
     if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_reset_lock_after_fork)
         os.register_at_fork(after_in_child=_shutdown_at_multiprocessing_exit)
     _shutdown_at_multiprocessing_exit()
+
+
+def _reset_lock_after_fork() -> None:
+    # Another thread of the parent may have held the lock at the fork, or been shutting down:
+    # the child has its own spans (its span queue starts empty) and its own shutdown to run.
+    global _lock, _shut_down, _shutdown_done
+    _lock = threading.RLock()
+    _shut_down = False
+    _shutdown_done = threading.Event()
 
 
 def _shutdown_at_multiprocessing_exit() -> None:
@@ -330,9 +355,20 @@ def _shutdown_at_multiprocessing_exit() -> None:
     if mp_util is None:
         return
     mp_util.register_after_fork(_shutdown_at_multiprocessing_exit, _register_finalizer)  # type: ignore[attr-defined]
-    if sys.modules["multiprocessing.process"].parent_process() is not None:  # type: ignore[attr-defined]
+    mp_process = sys.modules["multiprocessing.process"]
+    # A spawned worker runs no after-fork callbacks: it is recognised while it imports the
+    # main module (``_inheriting``), or once running (``parent_process``).
+    if mp_process.parent_process() is not None or getattr(  # type: ignore[attr-defined]
+        mp_process.current_process(),  # type: ignore[attr-defined]
+        "_inheriting",
+        False,
+    ):
         _register_finalizer()
 
 
 def _register_finalizer(_: object = None) -> None:
     sys.modules["multiprocessing.util"].Finalize(None, shutdown, exitpriority=0)  # type: ignore[attr-defined]
+    from llmtrace_agent._pipeline import fork_exit
+
+    fork_exit.wrap_exit()  # a spawned worker leaving through os._exit
+    fork_exit.shutdown_on_sigterm()  # Pool.terminate(), Process.terminate()
