@@ -57,12 +57,16 @@ class DeliveryNote(threading.local):
 note = DeliveryNote()
 
 
-def hurry(deadline: float) -> None:
-    """From now on retry fast and stop by ``deadline`` (``time.monotonic()``); for flush/exit."""
+def hurry(deadline: float) -> float:
+    """From now on retry fast and stop by ``deadline`` (``time.monotonic()``); for flush/exit.
+
+    Returns the deadline in force: an earlier one set by the same exit stays.
+    """
     global _deadline
     if _deadline is None or deadline < _deadline:
         _deadline = deadline
     _hurried.set()
+    return _deadline
 
 
 def relax() -> None:

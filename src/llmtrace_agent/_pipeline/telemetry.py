@@ -136,8 +136,15 @@ def _span_processor(name: str, config: Config) -> SpanProcessor | None:
         return None
     from llmtrace_agent._pipeline.span_queue import SpanQueue
 
+    spooling = name == "otlp" and config.spool_dir is not None
+    if spooling:
+        from llmtrace_agent._pipeline import spool
+
+        exporter = spool.SpoolingExporter(exporter, *spool.for_config(config))  # type: ignore[assignment]
+        spool.drain_waiting(config)  # what earlier runs kept: sent in the background
     return SpanQueue(
         scrubbing(exporter),  # before any retry, spool or exporter: all see scrubbed data
+        spooling=spooling,
         max_queue_size=config.bsp_max_queue_size,
         max_export_batch_size=config.bsp_max_export_batch_size,
         schedule_delay_s=config.bsp_schedule_delay_ms / 1000,
