@@ -63,7 +63,7 @@ def hurry(deadline: float) -> float:
     Returns the deadline in force: an earlier one set by the same exit stays.
     """
     global _deadline
-    if _deadline is None or deadline < _deadline:
+    if _deadline is None or deadline < _deadline or _deadline < time.monotonic():  # or stale
         _deadline = deadline
     _hurried.set()
     return _deadline
