@@ -145,3 +145,15 @@ def test_a_collector_still_down_leaves_the_spool_for_later_without_holding_the_e
     assert spooled_spans(spool) == 100
     assert not [p for p in spool.iterdir() if not p.name.endswith(".otlp")]
     os.sync()
+
+
+def test_the_spool_holds_only_scrubbed_data(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    key = "sk-proj-Q7xW2mZr9LkP4vTb8NcY3hJd6FgS1aE5uRoI0pVt"
+    program = APP.replace('"x" * size', f'"key={key}"')
+    done = run_traced(["-c", program, "leaky", "3", "0"], env=spool_env(spool, refused_endpoint()))
+    assert done.returncode == 0, done.stderr
+    payload = b"".join(path.read_bytes() for path in spool.glob("*.otlp"))
+    assert b"leaky" in payload
+    assert key.encode() not in payload
+    assert b"[REDACTED" in payload
