@@ -20,6 +20,7 @@ ENTRY_POINTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["
 # Core modules that import an instrumented library for a reason other than instrumenting it.
 NOT_INSTRUMENTATION = {
     CORE / "_pipeline" / "telemetry.py": {"requests"},  # the OTLP HTTP exporter's own session
+    CORE / "_pipeline" / "retry.py": {"requests"},  # that session's class (retries, exit budget)
     CORE / "toolkit" / "genai" / "usage.py": {"httpx2"},  # genai_prices' import, see there
 }
 

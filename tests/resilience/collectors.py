@@ -65,17 +65,26 @@ def slow(seconds: float) -> Callable[[str], int]:
     return respond
 
 
-class FailingFirst:
-    """A ``respond`` hook answering trace exports with ``statuses`` in turn, then 200."""
+Answer = int | tuple[int, dict[str, str]]
 
-    def __init__(self, statuses: list[int]) -> None:
+
+class FailingFirst:
+    """A ``respond`` hook answering trace exports with ``statuses`` in turn, then 200.
+
+    An answer is a status or ``(status, headers)``, e.g. ``(429, {"Retry-After": "1"})``.
+    """
+
+    def __init__(self, statuses: list[Answer]) -> None:
         self._pending = list(statuses)
         self._lock = threading.Lock()
         self.trace_requests = 0
+        self.times: list[float] = []
+        """``time.monotonic()`` of each trace export request."""
 
-    def __call__(self, path: str) -> int:
+    def __call__(self, path: str) -> Answer:
         if not path.endswith("/v1/traces"):
             return 200
         with self._lock:
             self.trace_requests += 1
+            self.times.append(time.monotonic())
             return self._pending.pop(0) if self._pending else 200

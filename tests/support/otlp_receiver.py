@@ -102,7 +102,9 @@ class Received:
 class OTLPReceiver:
     """Collects spans and metrics sent to ``self.endpoint`` (HTTP) / ``self.grpc_endpoint``."""
 
-    def __init__(self, respond: Callable[[str], int] | None = None) -> None:
+    def __init__(
+        self, respond: Callable[[str], int | tuple[int, dict[str, str]]] | None = None
+    ) -> None:
         self.received = Received()
         self._changed = threading.Condition()
         self.respond = respond or (lambda path: 200)
@@ -242,6 +244,9 @@ class OTLPReceiver:
                 with receiver._changed:
                     receiver.received.paths.append(self.path)
                 status = receiver.respond(self.path)
+                extra_headers: dict[str, str] = {}
+                if isinstance(status, tuple):  # (status, headers), e.g. a Retry-After
+                    status, extra_headers = status
                 if status == 200:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     if self.path.endswith("/v1/traces"):
@@ -261,6 +266,8 @@ class OTLPReceiver:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(reply)))
+                for name, value in extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(reply)
 

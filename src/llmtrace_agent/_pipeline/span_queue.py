@@ -12,6 +12,8 @@ It replaces the SDK's ``BatchSpanProcessor`` for three reasons:
 - **Bounded waits.** ``force_flush`` honours its timeout (the SDK's ignores it) and ``shutdown``
   gives the final export at most ``shutdown_timeout`` seconds, then stops the exporter, which
   aborts its retry back-off. A dead or hanging collector never holds the process at exit.
+  Within that budget, transient collector errors are retried quickly (``retry.py``), so a
+  collector that recovers in time gets every span; the exit report counts the spans sent late.
 
 ``on_end`` is the only part that runs on the application's threads: an append to a deque, and a
 wake-up of the worker when a full batch is waiting. Everything else runs on the worker thread,
@@ -26,12 +28,14 @@ import collections
 import logging
 import os
 import threading
+import time
 import weakref
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from llmtrace_agent._pipeline import retry
 from llmtrace_agent._runtime import log
 
 TYPE_CHECKING = False
@@ -74,6 +78,18 @@ for _name in _EXPORTER_LOGGERS:
     logging.getLogger(_name).addFilter(_exporter_logs)
 
 
+def _spooled() -> bool:
+    from llmtrace_agent._pipeline import spool
+
+    return spool.note.spooled
+
+
+def _dropped_from_spool() -> int:
+    from llmtrace_agent._pipeline import spool
+
+    return spool._active[0].dropped_spans if spool._active is not None else 0
+
+
 class SpanQueue(SpanProcessor):
     """Queues ended spans and exports them in batches from one background thread."""
 
@@ -85,8 +101,11 @@ class SpanQueue(SpanProcessor):
         max_export_batch_size: int = 512,
         schedule_delay_s: float = 1.0,
         shutdown_timeout_s: float = 2.0,
+        spooling: bool = False,
     ) -> None:
         self.exporter = exporter
+        self.spooling = spooling
+        """The exporter keeps what it cannot deliver in the spool (``spool.py``)."""
         self.max_queue_size = max_queue_size
         self.max_export_batch_size = max(1, min(max_export_batch_size, max_queue_size))
         self.schedule_delay_s = schedule_delay_s
@@ -97,6 +116,10 @@ class SpanQueue(SpanProcessor):
         """Spans in batches the exporter reported as failed (collector down, rejected…)."""
         self.exported = 0
         """Spans in batches the exporter accepted."""
+        self.sent_late = 0
+        """Of those, spans accepted only after retrying a transient collector error."""
+        self.spooled = 0
+        """Spans not delivered but kept in the spool for the next process to send."""
         self._in_flight = 0
         self._spans: collections.deque[ReadableSpan] = collections.deque()
         self._wake = threading.Event()
@@ -151,10 +174,16 @@ class SpanQueue(SpanProcessor):
             return
         self._stopping = True
         worker = self._worker
+        # With a spool, the end of the budget is kept for writing what is still queued to it.
+        reserve = min(0.25 * self.shutdown_timeout_s, 0.5) if self.spooling else 0.0
         if worker is not None:
+            deadline = retry.hurry(time.monotonic() + self.shutdown_timeout_s - reserve)
             self._wake.set()
-            worker.join(self.shutdown_timeout_s)
+            worker.join(max(deadline - time.monotonic(), 0.0))
         self._exporter_closed = True
+        if reserve and worker is not None and worker.is_alive():
+            self._divert_to_spool()
+            worker.join(reserve / 2)  # its last batch goes to the spool too, now
         try:
             # Also aborts a retry back-off still under way in a stuck worker.
             self.exporter.shutdown()
@@ -162,29 +191,61 @@ class SpanQueue(SpanProcessor):
             log.debug(f"span exporter shutdown failed: {exc!r}")
         self.report_losses()
 
+    def _divert_to_spool(self) -> None:
+        """The exit budget is spent: what is still queued goes to the spool, unsent."""
+        from llmtrace_agent._pipeline import spool
+
+        spool.diverting = True
+        spans = self._spans
+        while spans:
+            batch = []
+            try:
+                for _ in range(self.max_export_batch_size):
+                    batch.append(spans.popleft())  # the worker may still take some: each once
+            except IndexError:
+                pass
+            if batch:
+                self._export(batch)
+
     def report_losses(self) -> None:
-        """Say once, in one line on stderr, how many spans never reached the collector."""
+        """Say once, in one line on stderr, how many spans were sent late, kept, or lost."""
         if self._reported:
             return
-        lost_in_queue = len(self._spans) + self._in_flight
-        if not (self.dropped or self.undelivered or lost_in_queue):
-            return
-        self._reported = True
-        parts = []
+        losses = []
         if self.dropped:
-            parts.append(
+            losses.append(
                 f"{self.dropped} dropped because the export queue was full "
                 f"(OTEL_BSP_MAX_QUEUE_SIZE={self.max_queue_size})"
             )
         if self.undelivered:
-            parts.append(f"{self.undelivered} refused by or unreachable at the collector")
+            losses.append(f"{self.undelivered} refused by or unreachable at the collector")
+        lost_in_queue = len(self._spans) + self._in_flight
         if lost_in_queue:
-            parts.append(
+            losses.append(
                 f"{lost_in_queue} still queued or being sent at exit (LLMTRACE_SHUTDOWN_TIMEOUT)"
             )
-        last_error = _exporter_logs.last_message
+        dropped_from_spool = _dropped_from_spool() if self.spooling else 0
+        if dropped_from_spool:
+            losses.append(
+                f"{dropped_from_spool} deleted from the full spool (LLMTRACE_SPOOL_MAX_MB)"
+            )
+        saved = []
+        if self.sent_late:
+            saved.append(
+                f"{self.sent_late} sent late, after retrying the collector's transient errors "
+                f"({retry.last_transient})"
+            )
+        if self.spooled:
+            saved.append(f"{self.spooled} kept in LLMTRACE_SPOOL_DIR for the next traced process")
+        if not (losses or saved):
+            return
+        self._reported = True
+        if not losses:
+            log.warning("spans: " + "; ".join(saved) + "; none lost")
+            return
+        last_error = retry.last_error or _exporter_logs.last_message
         reason = f" (last exporter error: {last_error[:200]})" if last_error else ""
-        log.warning("spans not exported: " + "; ".join(parts) + reason)
+        log.warning("spans not exported: " + "; ".join(losses + saved) + reason)
 
     # --- the worker thread ------------------------------------------------------------------
 
@@ -220,16 +281,30 @@ class SpanQueue(SpanProcessor):
             remaining -= count
             batch = [spans.popleft() for _ in range(count)]
             self._in_flight = count
-            try:
-                result = self.exporter.export(batch)
-            except Exception as exc:
-                log.debug(f"span export failed: {exc!r}")
-                result = None
-            if result is SpanExportResult.SUCCESS:
-                self.exported += count
-            else:
-                self.undelivered += count
+            self._export(batch)
             self._in_flight = 0
+
+    def _export(self, batch: list[ReadableSpan]) -> None:
+        """Export one batch and count what became of its spans."""
+        count = len(batch)
+        note = retry.note
+        note.retried = False
+        try:
+            result = self.exporter.export(batch)
+        except Exception as exc:
+            log.debug(f"span export failed: {exc!r}")
+            result = None
+        if result is SpanExportResult.SUCCESS:
+            with self._counter_lock:
+                self.exported += count
+                if note.retried:
+                    self.sent_late += count
+        elif self.spooling and _spooled():
+            with self._counter_lock:
+                self.spooled += count
+        else:
+            with self._counter_lock:
+                self.undelivered += count
 
     def _reset_after_fork(self) -> None:
         # The parent's worker thread does not exist here, and its queued spans are the parent's.
@@ -238,4 +313,4 @@ class SpanQueue(SpanProcessor):
         self._counter_lock = threading.Lock()
         self._flush_requests = []
         self._worker = None
-        self.dropped = self.undelivered = self.exported = 0
+        self.dropped = self.undelivered = self.exported = self.sent_late = self.spooled = 0

@@ -11,6 +11,7 @@ import atexit
 import os
 import sys
 import threading
+import time
 import weakref
 
 from opentelemetry import metrics as metrics_api
@@ -33,6 +34,7 @@ _installed = False
 _tracer_provider: TracerProvider | None = None
 _meter_provider: MeterProvider | None = None
 _shut_down = False
+_shutdown_done = threading.Event()
 
 
 class _LazyTracerProvider(trace_api.TracerProvider):
@@ -134,8 +136,15 @@ def _span_processor(name: str, config: Config) -> SpanProcessor | None:
         return None
     from llmtrace_agent._pipeline.span_queue import SpanQueue
 
+    spooling = name == "otlp" and config.spool_dir is not None
+    if spooling:
+        from llmtrace_agent._pipeline import spool
+
+        exporter = spool.SpoolingExporter(exporter, *spool.for_config(config))  # type: ignore[assignment]
+        spool.drain_waiting(config)  # what earlier runs kept: sent in the background
     return SpanQueue(
         scrubbing(exporter),  # before any retry, spool or exporter: all see scrubbed data
+        spooling=spooling,
         max_queue_size=config.bsp_max_queue_size,
         max_export_batch_size=config.bsp_max_export_batch_size,
         schedule_delay_s=config.bsp_schedule_delay_ms / 1000,
@@ -165,18 +174,20 @@ def _otlp_span_exporter(config: Config) -> SpanExporter:
         OTLPSpanExporter as HTTPSpanExporter,
     )
 
-    return HTTPSpanExporter(endpoint=endpoint, session=_fork_safe_session())
+    return HTTPSpanExporter(endpoint=endpoint, session=_fork_safe_session(config))
 
 
-def _fork_safe_session() -> requests.Session:
-    """An HTTP session for an OTLP exporter whose keep-alive connections a forked child drops.
+def _fork_safe_session(config: Config) -> requests.Session:
+    """An HTTP session for an OTLP exporter that retries transient collector errors itself
+    (quickly within the exit budget: ``retry.py``) and whose keep-alive connections a forked
+    child drops.
 
     Otherwise parent and child write their requests into the same keep-alive connection, and
     the collector reads a corrupt mix of both.
     """
-    import requests
+    from llmtrace_agent._pipeline.retry import RetryingSession
 
-    session = requests.Session()
+    session = RetryingSession(window_s=config.bsp_export_timeout_ms / 1000)
     if hasattr(os, "register_at_fork"):
         reference = weakref.ref(session)
 
@@ -208,7 +219,7 @@ def _build_meter_provider(config: Config) -> MeterProvider:
         )
 
         exporter = HTTPMetricExporter(
-            endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session()
+            endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session(config)
         )
     from llmtrace_agent._pipeline.scrub import scrubbing
 
@@ -251,13 +262,21 @@ def flush(timeout: float | None = None) -> bool:
 
 
 def shutdown(timeout: float | None = None) -> bool:
-    """Flush and stop the exporters, once; bounded so a dead collector never holds the process."""
+    """Flush and stop the exporters, once; bounded so a dead collector never holds the process.
+
+    A second call while the first is still exporting (a worker's SIGTERM during its exit
+    finalizer) waits for it, within the same bound, instead of letting the process die first.
+    """
     global _shut_down
-    with _lock:
-        if _shut_down:
-            return True
-        _shut_down = True  # atexit and multiprocessing's own exit may both call this
     timeout = agent_state.config.shutdown_timeout if timeout is None else timeout
+    with _lock:
+        already = _shut_down
+        _shut_down = True  # atexit and multiprocessing's own exit may both call this
+    if already:
+        return _shutdown_done.wait(timeout)
+    if _tracer_provider is None and _meter_provider is None:
+        _shutdown_done.set()
+        return True
     return _run_bounded(_shutdown_providers, timeout, "shutdown")
 
 
@@ -277,18 +296,26 @@ def _flush_providers() -> None:
 
 
 def _shutdown_providers() -> None:
-    _end_spans_waiting_for_prices()
-    for provider in (_tracer_provider, _meter_provider):
-        if provider is not None:
-            provider.shutdown()
+    try:
+        _end_spans_waiting_for_prices()
+        for provider in (_tracer_provider, _meter_provider):
+            if provider is not None:
+                provider.shutdown()
+    finally:
+        _shutdown_done.set()
 
 
 def _run_bounded(work: object, timeout: float, what: str) -> bool:
     if _tracer_provider is None and _meter_provider is None:
         return True
+    retry = sys.modules.get("llmtrace_agent._pipeline.retry")
+    if retry is not None:  # transient collector errors: retry fast, and stop in time
+        retry.hurry(time.monotonic() + timeout)
     worker = threading.Thread(target=work, name=f"llmtrace-{what}", daemon=True)  # type: ignore[arg-type]
     worker.start()
     worker.join(timeout)
+    if retry is not None and what == "flush":
+        retry.relax()
     if worker.is_alive():
         log.warning(
             f"{what} did not finish within {timeout:g}s (LLMTRACE_SHUTDOWN_TIMEOUT); "
@@ -307,9 +334,22 @@ def _register_exit_handlers() -> None:
         return
     _exit_handlers_registered = True
     atexit.register(shutdown)
+    from llmtrace_agent._pipeline import fork_exit
+
+    fork_exit.install(shutdown)  # forked children leaving through os._exit
     if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_reset_lock_after_fork)
         os.register_at_fork(after_in_child=_shutdown_at_multiprocessing_exit)
     _shutdown_at_multiprocessing_exit()
+
+
+def _reset_lock_after_fork() -> None:
+    # Another thread of the parent may have held the lock at the fork, or been shutting down:
+    # the child has its own spans (its span queue starts empty) and its own shutdown to run.
+    global _lock, _shut_down, _shutdown_done
+    _lock = threading.RLock()
+    _shut_down = False
+    _shutdown_done = threading.Event()
 
 
 def _shutdown_at_multiprocessing_exit() -> None:
@@ -322,9 +362,20 @@ def _shutdown_at_multiprocessing_exit() -> None:
     if mp_util is None:
         return
     mp_util.register_after_fork(_shutdown_at_multiprocessing_exit, _register_finalizer)  # type: ignore[attr-defined]
-    if sys.modules["multiprocessing.process"].parent_process() is not None:  # type: ignore[attr-defined]
+    mp_process = sys.modules["multiprocessing.process"]
+    # A spawned worker runs no after-fork callbacks: it is recognised while it imports the
+    # main module (``_inheriting``), or once running (``parent_process``).
+    if mp_process.parent_process() is not None or getattr(  # type: ignore[attr-defined]
+        mp_process.current_process(),  # type: ignore[attr-defined]
+        "_inheriting",
+        False,
+    ):
         _register_finalizer()
 
 
 def _register_finalizer(_: object = None) -> None:
     sys.modules["multiprocessing.util"].Finalize(None, shutdown, exitpriority=0)  # type: ignore[attr-defined]
+    from llmtrace_agent._pipeline import fork_exit
+
+    fork_exit.wrap_exit()  # a spawned worker leaving through os._exit
+    fork_exit.shutdown_on_sigterm()  # Pool.terminate(), Process.terminate()

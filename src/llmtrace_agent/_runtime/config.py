@@ -110,6 +110,21 @@ def _exporters(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _headers(raw: str) -> tuple[tuple[str, str], ...]:
+    """``key=value`` pairs, comma separated, values URL-encoded (the OTLP exporter format)."""
+    from urllib.parse import unquote  # only paid for when the variable is set
+
+    pairs = []
+    for part in raw.split(","):
+        key, sep, value = part.partition("=")
+        if not part.strip():
+            continue
+        if not sep or not key.strip():
+            raise ConfigError("expected a comma list of key=value")
+        pairs.append((unquote(key.strip()).lower(), unquote(value.strip())))
+    return tuple(pairs)
+
+
 def _regexes(raw: str) -> tuple[str, ...]:
     import re  # only paid for when the variable is set
 
@@ -317,6 +332,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds the process may spend flushing spans at exit.",
     ),
     Setting(
+        "spool_dir",
+        "LLMTRACE_SPOOL_DIR",
+        _text,
+        None,
+        "Folder where spans the collector did not take are kept (OTLP protobuf files only "
+        "you can read) until the next traced process, started with the same folder, sends them.",
+    ),
+    Setting(
+        "spool_max_mb",
+        "LLMTRACE_SPOOL_MAX_MB",
+        _positive_int,
+        100,
+        "Most megabytes the spool folder holds; beyond that the oldest files are dropped, counted.",
+    ),
+    Setting(
         "debug",
         "LLMTRACE_DEBUG",
         _bool,
@@ -357,6 +387,15 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         None,
         "Full URL for metrics, used as is.",
+    ),
+    Setting(
+        "otlp_headers",
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        _headers,
+        (),
+        "Comma list of `key=value` headers for OTLP requests (`OTEL_EXPORTER_OTLP_TRACES_HEADERS` "
+        "wins for traces); the exporters read them, and the spool's sender uses them.",
+        "none",
     ),
     Setting(
         "otlp_protocol",
@@ -418,7 +457,11 @@ SETTINGS: tuple[Setting, ...] = (
 )
 _BY_FIELD = {setting.field: setting for setting in SETTINGS}
 # Signal-specific OTel variables that win over the generic one they refine.
-_REFINED_BY = {"otlp_protocol": "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"}
+_REFINED_BY = {
+    "otlp_protocol": "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "otlp_headers": "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+}
+_SECRET_FIELDS = frozenset(("otlp_headers",))  # values never printed (API keys)
 
 
 class Config:
@@ -443,12 +486,15 @@ class Config:
     config_file: str | None
     propagate_attributes: bool
     shutdown_timeout: float
+    spool_dir: str | None
+    spool_max_mb: int
     debug: bool
     raise_internal_errors: bool
     service_name: str | None
     otlp_endpoint: str | None
     otlp_traces_endpoint: str | None
     otlp_metrics_endpoint: str | None
+    otlp_headers: tuple[tuple[str, str], ...]
     otlp_protocol: str
     metrics_exporter: str
     sampler: str
@@ -529,8 +575,14 @@ class Config:
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Config is immutable; use Config.replace()")
 
+    def _shown(self, field: str) -> str:
+        value = getattr(self, field)
+        if field in _SECRET_FIELDS:  # header names only: their values are often API keys
+            return "(" + ", ".join(f"{key}=***" for key, _ in value) + ")"
+        return repr(value)
+
     def __repr__(self) -> str:
-        fields = ", ".join(f"{s.field}={getattr(self, s.field)!r}" for s in SETTINGS)
+        fields = ", ".join(f"{s.field}={self._shown(s.field)}" for s in SETTINGS)
         return f"Config({fields})"
 
 
