@@ -78,7 +78,7 @@ _KEY_WORDS = (
 )
 _KEY_NAME = re.compile(_KEY_WORDS)
 _KEY_TRIGGERS = tuple(
-    re.compile(word)
+    (word, re.compile(word))
     for word in (
         "pass", "secret", "api", "private", "access", "auth", "credential", "cookie", "session",
         "csrf", "xsrf", "jwt", "signature", "token",
@@ -118,7 +118,7 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 _FIXED_LENGTH = frozenset(("aws-access-key", "google-api-key", "huggingface-token", "stripe-key"))
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
 _AWS_CONTEXT = (re.compile("aws"), re.compile("secret"))
-_AUTHORIZATION_TRIGGERS = (re.compile("bearer"), re.compile("basic"))
+_AUTHORIZATION_TRIGGER = re.compile("b(?:earer|asic)")
 _AUTHORIZATION = re.compile(r"(?:bearer|basic)\s{1,3}([a-z0-9._~+/=-]{8,8192})")
 _USERINFO = re.compile(r"://([^\s/?#@\"'<>]{1,512})@")
 _QUERY = re.compile(r"[?&;]([A-Za-z0-9_.\-]{1,64})=([^&#\s\"'<>]{1,2048})")
@@ -207,7 +207,13 @@ def _format_masker(kind: str) -> Callable[[re.Match[str]], str]:
     return mask
 
 
-_FORMAT_MASKERS = tuple((pattern, _format_masker(kind)) for kind, pattern in _FORMATS)
+_FORMAT_GATES = ("-", "J", "-", "_", "_", "_", "A", "A", "_", "_", "-", "/", "_")
+"""A character each format cannot match without, in ``_FORMATS``' order: ``char in text`` is a
+``memchr`` (~30 ns for 2 KB), a regular expression's literal search ~20 times that."""
+_FORMAT_MASKERS = tuple(
+    (gate, pattern, _format_masker(kind))
+    for gate, (kind, pattern) in zip(_FORMAT_GATES, _FORMATS, strict=True)
+)
 
 
 def _mask_aws_secret(match: re.Match[str]) -> str:
@@ -386,15 +392,17 @@ def _mask_pairs(text: str) -> str:
 
     Looked for only where a key word starts (a literal search: fast), then matched from there.
     """
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few Unicode letters lower to two characters
-        lowered = "".join(char.lower()[:1] for char in text)
+    lowered = _lower(text)
     values: list[tuple[int, int]] = []
-    for word in _KEY_TRIGGERS:
-        for found in word.finditer(lowered):
-            match = _PAIR.match(lowered, found.start())
-            if match is not None and match.lastindex is not None:
-                values.append(match.span(match.lastindex))
+    for start, end in _pair_windows(lowered):
+        window = lowered[start:end]
+        for word, trigger in _KEY_TRIGGERS:
+            if word not in window:
+                continue
+            for found in trigger.finditer(lowered, start, end):
+                match = _PAIR.match(lowered, found.start())
+                if match is not None and match.lastindex is not None:
+                    values.append(match.span(match.lastindex))
     if not values:
         return text
     pieces: list[str] = []
@@ -409,6 +417,42 @@ def _mask_pairs(text: str) -> str:
         return text
     pieces.append(text[done:])
     return "".join(pieces)
+
+
+def _lower(text: str) -> str:
+    """``text`` lowercased, one character for one (indexes stay valid)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few Unicode letters lower to two characters
+        lowered = "".join(char.lower()[:1] for char in text)
+    return lowered
+
+
+_PAIR_REACH = 100
+"""How far before its "=" or ":" a pair's key word can start: the longest key word (11), its
+suffix (40), the spaces, dots and hyphens up to a quote (40), the quote and the spaces (5)."""
+_MAX_SEPARATORS = 64  # past this many "=" and ":", the whole text is searched
+
+
+def _pair_windows(lowered: str) -> list[tuple[int, int]]:
+    """The stretches of ``lowered`` where a pair's key word can start: the ``_PAIR_REACH``
+    characters before each "=" or ":" (found by ``str.find``: fast), merged."""
+    separators: list[int] = []
+    for separator in ("=", ":"):
+        position = lowered.find(separator)
+        while position >= 0:
+            separators.append(position)
+            if len(separators) > _MAX_SEPARATORS:
+                return [(0, len(lowered))]
+            position = lowered.find(separator, position + 1)
+    separators.sort()
+    windows: list[tuple[int, int]] = []
+    for position in separators:
+        start = max(0, position - _PAIR_REACH)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], position)
+        else:
+            windows.append((start, position))
+    return windows
 
 
 def scrub_text(text: str, pii: bool = False) -> str:
@@ -427,12 +471,11 @@ def _scrub(text: str, pii: bool) -> str:
     ):
         # Hot path: most attribute values (names, models, hosts, ids) are short and plain.
         return _scrub_personal(text) if pii else text
-    for pattern, mask in _FORMAT_MASKERS:
-        text = pattern.sub(mask, text)
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few Unicode letters lower to two characters
-        lowered = "".join(char.lower()[0] for char in text)
-    if any(trigger.search(lowered) for trigger in _AUTHORIZATION_TRIGGERS):
+    for gate, pattern, mask in _FORMAT_MASKERS:
+        if gate in text:
+            text = pattern.sub(mask, text)
+    lowered = _lower(text)
+    if _AUTHORIZATION_TRIGGER.search(lowered) is not None:
         text = _mask_lowered(text, lowered, _AUTHORIZATION, _BEARER_MARK, _not_a_token)
     if "@" in text:
         text = _mask_lowered(text, text, _USERINFO, _URL_CREDENTIALS_MARK)
@@ -445,9 +488,23 @@ def _scrub(text: str, pii: bool) -> str:
     return _scrub_personal(text) if pii else text
 
 
+_DIGITS_AND_GAPS = bytes.maketrans(b"0123456789 -", b"000000000011")
+
+
+def _may_hold_numbers(text: str) -> bool:
+    """Whether ``text`` has two digits side by side or one space or hyphen apart, which every
+    card, phone number, SSN, IBAN and NINO has (a translate and two ``in``: ~1 ns a character)."""
+    if not text.isascii():
+        return True  # ``\d`` matches other scripts' digits too
+    marked = text.encode("ascii").translate(_DIGITS_AND_GAPS)
+    return b"00" in marked or b"010" in marked
+
+
 def _scrub_personal(text: str) -> str:
     if "@" in text:
         text = _mask_emails(text)
+    if not _may_hold_numbers(text):
+        return text
     text = _IBAN.sub(_mask_iban, text)
     text = _NINO.sub(_mask_nino, text)
     return _NUMBER_CANDIDATE.sub(_mask_number_candidate, text)
