@@ -132,8 +132,7 @@ _PAIR = re.compile(
 
 _EMAIL_DOMAIN = re.compile(r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}")
 _EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
-_NUMBER_CANDIDATE = re.compile(r"[+(]?\d[\d ().-]{7,40}\d")
-_IBAN = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?")
+_IBAN = re.compile(r"[A-Z][A-Z]\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?")
 _NUMBERS = re.compile(
     "|".join(
         (
@@ -323,14 +322,6 @@ def _inside_number(text: str, start: int, end: int) -> bool:
     return False
 
 
-def _mask_number_candidate(match: re.Match[str]) -> str:
-    """A run of digits and separators: the cards, SSNs and phone numbers inside it masked."""
-    candidate = match.group()
-    if _inside_number(match.string, match.start(), match.end()):
-        return candidate
-    return _NUMBERS.sub(_mask_numbers, candidate)
-
-
 def _mask_numbers(match: re.Match[str]) -> str:
     text = match.group()
     if _inside_number(match.string, match.start(), match.end()):
@@ -488,26 +479,69 @@ def _scrub(text: str, pii: bool) -> str:
     return _scrub_personal(text) if pii else text
 
 
-_DIGITS_AND_GAPS = bytes.maketrans(b"0123456789 -", b"000000000011")
-
-
-def _may_hold_numbers(text: str) -> bool:
-    """Whether ``text`` has two digits side by side or one space or hyphen apart, which every
-    card, phone number, SSN, IBAN and NINO has (a translate and two ``in``: ~1 ns a character)."""
-    if not text.isascii():
-        return True  # ``\d`` matches other scripts' digits too
-    marked = text.encode("ascii").translate(_DIGITS_AND_GAPS)
-    return b"00" in marked or b"010" in marked
+_SHAPES = bytes.maketrans(
+    b"0123456789 -().ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    b"000000000011222AAAAAAAAAAAAAAAAAAAAAAAAAA",
+)
+"""An ASCII text's shape for the personal-data formats: a digit is "0", a space or hyphen "1",
+"(", ")" or "." "2", a capital "A"; the other bytes stay, none of them one of these."""
+_NUMBER_RUN_SHAPE = re.compile(rb"0[012]{7,40}0")
+"""``_NUMBER_RUN`` on the shape: led by a literal, so found at a memchr's pace."""
+_NUMBER_RUN = re.compile(r"\d[\d ().-]{7,40}\d")
+_SPACED_CARD = b"01" * 12 + b"0"
+"""13 digits one space or hyphen apart: the only card, phone number, SSN, IBAN or NINO whose
+digits are never side by side."""
 
 
 def _scrub_personal(text: str) -> str:
     if "@" in text:
         text = _mask_emails(text)
-    if not _may_hold_numbers(text):
+    if not text.isascii():  # ``\d`` matches other scripts' digits too: no shape
+        text = _IBAN.sub(_mask_iban, text)
+        text = _NINO.sub(_mask_nino, text)
+        return _mask_number_runs(text, _NUMBER_RUN.finditer(text))
+    # The shape tells, in a translate and a few ``in`` (~1 ns a character), which formats can
+    # be there at all; most prose has no two digits side by side.
+    # A mark only replaces a match and touches no digit, so the shape still tells what can be
+    # left after it; the runs' positions need the shape of the text as it now is.
+    shaped = text
+    shape = text.encode("ascii").translate(_SHAPES)
+    if b"AA00" in shape:
+        text = _IBAN.sub(_mask_iban, text)
+    if b"AA00" in shape or b"AA10" in shape:
+        text = _NINO.sub(_mask_nino, text)
+    if b"00" not in shape and _SPACED_CARD not in shape:
         return text
-    text = _IBAN.sub(_mask_iban, text)
-    text = _NINO.sub(_mask_nino, text)
-    return _NUMBER_CANDIDATE.sub(_mask_number_candidate, text)
+    if text is not shaped and text != shaped:
+        shape = text.encode("ascii").translate(_SHAPES)
+    return _mask_number_runs(text, _NUMBER_RUN_SHAPE.finditer(shape))
+
+
+def _mask_number_runs(text: str, runs: Iterable[re.Match[str] | re.Match[bytes]]) -> str:
+    """``text`` with the cards, SSNs and phone numbers inside each run of digits and separators
+    (``runs``: ``_NUMBER_RUN``'s matches, in ``text`` or its shape) masked.
+
+    A run may start with a "+" or "(" just before its first digit (as ``+44…``, ``(555)…``).
+    """
+    pieces: list[str] = []
+    done = 0
+    for run in runs:
+        start, end = run.span()
+        if start > done and text[start - 1] in "+(":
+            start -= 1
+        candidate = text[start:end]
+        if _inside_number(text, start, end):
+            continue
+        masked = _NUMBERS.sub(_mask_numbers, candidate)
+        if masked is candidate or masked == candidate:
+            continue
+        pieces.append(text[done:start])
+        pieces.append(masked)
+        done = end
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -540,6 +574,24 @@ def load_callback(spec: object) -> ScrubCallback | None:
 
 _CACHED_LENGTH = 256  # short values repeat (model names, hosts, operation names): cached
 _CACHE_SIZE = 4096
+
+
+def _items(attributes: Mapping[str, object]) -> Iterable[tuple[str, object]]:
+    """``attributes.items()``, from the dict inside the SDK's ``BoundedAttributes`` when it is
+    one (its own ``items()`` goes through ``MutableMapping``: a method call per key)."""
+    inner = getattr(attributes, "_dict", None)
+    if inner.__class__ is dict:
+        return inner.items()  # type: ignore[union-attr]
+    return attributes.items()
+
+
+def _has_any(span: ReadableSpan, field: str) -> bool:
+    """Whether the SDK span's ``_events`` / ``_links`` (or, on another span, their property)
+    holds anything, without copying it."""
+    inner = getattr(span, field, None)
+    if inner is None:
+        inner = getattr(span, field[1:])
+    return bool(inner)
 
 
 class Scrubber:
@@ -613,12 +665,18 @@ class Scrubber:
         changed: dict[str, object] | None = None
         cache = self._text_cache if self.callback is None else {}
         plain_keys = self._key_is_credential
-        for key, value in attributes.items():
+        for key, value in _items(attributes):
             # Hot path: numbers, and short strings already seen under a known plain key.
             kind = value.__class__
             if kind is int or kind is float or kind is bool:
                 continue
             if kind is str and plain_keys.get(key) is False and cache.get(value) == value:  # type: ignore[call-overload]
+                continue
+            if (
+                kind is tuple
+                and plain_keys.get(key) is False
+                and all(item.__class__ is str and cache.get(item) == item for item in value)  # type: ignore[attr-defined]
+            ):
                 continue
             scrubbed = self.value(key, value)
             if scrubbed is not value:
@@ -662,10 +720,15 @@ class Scrubber:
 
     def span(self, span: ReadableSpan) -> ReadableSpan:
         """``span`` itself if nothing in it is secret, else a scrubbed copy."""
-        name = self.text(span.name, SPAN_NAME_KEY)
-        attributes = self.attributes(span.attributes)
-        events = self._events(span.events)
-        links = self._links(span.links)
+        # Hot path (every exported span): a name already seen clean is a dict look-up; the
+        # SDK's own containers are read directly (its span.attributes, .events and .links
+        # wrap or copy them, a third of the cost of a span without content).
+        name = span.name
+        if self.callback is not None or self._text_cache.get(name) != name:
+            name = self.text(name, SPAN_NAME_KEY)
+        attributes = self.attributes(getattr(span, "_attributes", None) or span.attributes)
+        events = self._events(span.events) if _has_any(span, "_events") else None
+        links = self._links(span.links) if _has_any(span, "_links") else None
         resource = self.resource(span.resource)
         status = span.status
         if status.description:
