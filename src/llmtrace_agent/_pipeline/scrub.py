@@ -378,12 +378,14 @@ def _mask_lowered(
     return "".join(pieces)
 
 
-def _mask_pairs(text: str) -> str:
+def _mask_pairs(text: str, lowered: str | None = None) -> str:
     """``name=value`` and ``"name": "value"`` pairs whose name says credential: value masked.
 
-    Looked for only where a key word starts (a literal search: fast), then matched from there.
+    Looked for only where a key word starts (a literal search: fast) close enough before a "="
+    or ":", then matched from there. ``lowered``: ``text`` lowercased, if the caller has it.
     """
-    lowered = _lower(text)
+    if lowered is None:
+        lowered = _lower(text)
     values: list[tuple[int, int]] = []
     for start, end in _pair_windows(lowered):
         window = lowered[start:end]
@@ -462,9 +464,11 @@ def _scrub(text: str, pii: bool) -> str:
     ):
         # Hot path: most attribute values (names, models, hosts, ids) are short and plain.
         return _scrub_personal(text) if pii else text
-    for gate, pattern, mask in _FORMAT_MASKERS:
-        if gate in text:
-            text = pattern.sub(mask, text)
+    if "-" in text or "_" in text or "A" in text or "J" in text or "/" in text:
+        for gate, pattern, mask in _FORMAT_MASKERS:
+            if gate in text:
+                text = pattern.sub(mask, text)
+    lowered_text = text
     lowered = _lower(text)
     if _AUTHORIZATION_TRIGGER.search(lowered) is not None:
         text = _mask_lowered(text, lowered, _AUTHORIZATION, _BEARER_MARK, _not_a_token)
@@ -473,7 +477,7 @@ def _scrub(text: str, pii: bool) -> str:
     if "=" in text and ("?" in text or "&" in text or ";" in text):
         text = _QUERY.sub(_mask_query, text)
     if "=" in text or ":" in text:
-        text = _mask_pairs(text)
+        text = _mask_pairs(text, lowered if text is lowered_text else None)
     if any(word.search(lowered) for word in _AWS_CONTEXT):
         text = _AWS_SECRET.sub(_mask_aws_secret, text)
     return _scrub_personal(text) if pii else text
@@ -488,6 +492,8 @@ _SHAPES = bytes.maketrans(
 _NUMBER_RUN_SHAPE = re.compile(rb"0[012]{7,40}0")
 """``_NUMBER_RUN`` on the shape: led by a literal, so found at a memchr's pace."""
 _NUMBER_RUN = re.compile(r"\d[\d ().-]{7,40}\d")
+_ADJACENT_DIGITS = re.compile(b"00")
+"""Faster than ``b"00" in shape`` (~3x): its search skips from one digit to the next."""
 _SPACED_CARD = b"01" * 12 + b"0"
 """13 digits one space or hyphen apart: the only card, phone number, SSN, IBAN or NINO whose
 digits are never side by side."""
@@ -506,12 +512,14 @@ def _scrub_personal(text: str) -> str:
     # left after it; the runs' positions need the shape of the text as it now is.
     shaped = text
     shape = text.encode("ascii").translate(_SHAPES)
-    if b"AA00" in shape:
-        text = _IBAN.sub(_mask_iban, text)
-    if b"AA00" in shape or b"AA10" in shape:
-        text = _NINO.sub(_mask_nino, text)
-    if b"00" not in shape and _SPACED_CARD not in shape:
-        return text
+    if _ADJACENT_DIGITS.search(shape) is None:  # no IBAN nor NINO, and a card only if spaced
+        if _SPACED_CARD not in shape:
+            return text
+    else:
+        if b"AA00" in shape:
+            text = _IBAN.sub(_mask_iban, text)
+        if b"AA00" in shape or b"AA100" in shape:
+            text = _NINO.sub(_mask_nino, text)
     if text is not shaped and text != shaped:
         shape = text.encode("ascii").translate(_SHAPES)
     return _mask_number_runs(text, _NUMBER_RUN_SHAPE.finditer(shape))
@@ -670,7 +678,12 @@ class Scrubber:
             kind = value.__class__
             if kind is int or kind is float or kind is bool:
                 continue
-            if kind is str and plain_keys.get(key) is False and cache.get(value) == value:  # type: ignore[call-overload]
+            if (
+                kind is str
+                and len(value) <= _CACHED_LENGTH  # type: ignore[arg-type]
+                and plain_keys.get(key) is False
+                and cache.get(value) == value  # type: ignore[call-overload]
+            ):
                 continue
             if (
                 kind is tuple
