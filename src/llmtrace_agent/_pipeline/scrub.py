@@ -117,7 +117,7 @@ _FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 # Formats whose end is fixed: a longer run of the same characters is some other identifier.
 _FIXED_LENGTH = frozenset(("aws-access-key", "google-api-key", "huggingface-token", "stripe-key"))
 _AWS_SECRET = re.compile(r"[A-Za-z0-9/+]{40}")
-_AWS_CONTEXT = (re.compile("aws"), re.compile("secret"))
+_AWS_WORD, _SECRET_WORD = re.compile("aws"), re.compile("secret")  # the context AWS secrets need
 _AUTHORIZATION_TRIGGER = re.compile("b(?:earer|asic)")
 _AUTHORIZATION = re.compile(r"(?:bearer|basic)\s{1,3}([a-z0-9._~+/=-]{8,8192})")
 _USERINFO = re.compile(r"://([^\s/?#@\"'<>]{1,512})@")
@@ -387,15 +387,10 @@ def _mask_pairs(text: str, lowered: str | None = None) -> str:
     if lowered is None:
         lowered = _lower(text)
     values: list[tuple[int, int]] = []
-    for start, end in _pair_windows(lowered):
-        window = lowered[start:end]
-        for word, trigger in _KEY_TRIGGERS:
-            if word not in window:
-                continue
-            for found in trigger.finditer(lowered, start, end):
-                match = _PAIR.match(lowered, found.start())
-                if match is not None and match.lastindex is not None:
-                    values.append(match.span(match.lastindex))
+    for start in _key_word_starts(lowered):
+        match = _PAIR.match(lowered, start)
+        if match is not None and match.lastindex is not None:
+            values.append(match.span(match.lastindex))
     if not values:
         return text
     pieces: list[str] = []
@@ -423,29 +418,51 @@ def _lower(text: str) -> str:
 _PAIR_REACH = 100
 """How far before its "=" or ":" a pair's key word can start: the longest key word (11), its
 suffix (40), the spaces, dots and hyphens up to a quote (40), the quote and the spaces (5)."""
-_MAX_SEPARATORS = 64  # past this many "=" and ":", the whole text is searched
+_MAX_SEPARATORS = 64  # past this many "=" or ":", the whole text is searched
+_WINDOW_VERDICTS: dict[str, bool] = {}
+"""Whether a stretch before separators holds a trigger, by its text: the same JSON keys and
+log prefixes come back in every span. Bounded (cleared when full); a lost entry is recomputed."""
+_WINDOW_VERDICTS_SIZE = 1024
+_WINDOW_CACHED_LENGTH = 512
 
 
-def _pair_windows(lowered: str) -> list[tuple[int, int]]:
-    """The stretches of ``lowered`` where a pair's key word can start: the ``_PAIR_REACH``
-    characters before each "=" or ":" (found by ``str.find``: fast), merged."""
-    separators: list[int] = []
+def _key_word_starts(lowered: str) -> set[int]:
+    """Where in ``lowered`` a key word can start a pair: the triggers in the ``_PAIR_REACH``
+    characters before each "=" or ":" (found by ``str.find``: fast), or anywhere in a text with
+    more than ``_MAX_SEPARATORS`` of either."""
+    starts: set[int] = set()
     for separator in ("=", ":"):
         position = lowered.find(separator)
-        while position >= 0:
-            separators.append(position)
-            if len(separators) > _MAX_SEPARATORS:
-                return [(0, len(lowered))]
+        if position < 0:
+            continue
+        window_start, window_end = max(0, position - _PAIR_REACH), position
+        for _ in range(_MAX_SEPARATORS):
             position = lowered.find(separator, position + 1)
-    separators.sort()
-    windows: list[tuple[int, int]] = []
-    for position in separators:
-        start = max(0, position - _PAIR_REACH)
-        if windows and start <= windows[-1][1]:
-            windows[-1] = (windows[-1][0], position)
-        else:
-            windows.append((start, position))
-    return windows
+            if position >= 0 and position - _PAIR_REACH <= window_end:
+                window_end = position  # windows that touch are searched as one
+                continue
+            _add_key_word_starts(lowered, window_start, window_end, starts)
+            if position < 0:
+                break
+            window_start, window_end = position - _PAIR_REACH, position
+        else:  # separators everywhere: look everywhere (bounded by the text's length)
+            _add_key_word_starts(lowered, 0, len(lowered), starts)
+            return starts
+    return starts
+
+
+def _add_key_word_starts(lowered: str, start: int, end: int, starts: set[int]) -> None:
+    window = lowered[start:end]
+    verdict = _WINDOW_VERDICTS.get(window)
+    if verdict is None:
+        verdict = any(word in window for word, _ in _KEY_TRIGGERS)
+        if len(window) <= _WINDOW_CACHED_LENGTH:
+            if len(_WINDOW_VERDICTS) >= _WINDOW_VERDICTS_SIZE:
+                _WINDOW_VERDICTS.clear()
+            _WINDOW_VERDICTS[window] = verdict
+    if verdict:
+        for _word, trigger in _KEY_TRIGGERS:
+            starts.update(found.start() for found in trigger.finditer(lowered, start, end))
 
 
 def scrub_text(text: str, pii: bool = False) -> str:
@@ -478,7 +495,7 @@ def _scrub(text: str, pii: bool) -> str:
         text = _QUERY.sub(_mask_query, text)
     if "=" in text or ":" in text:
         text = _mask_pairs(text, lowered if text is lowered_text else None)
-    if any(word.search(lowered) for word in _AWS_CONTEXT):
+    if _AWS_WORD.search(lowered) is not None or _SECRET_WORD.search(lowered) is not None:
         text = _AWS_SECRET.sub(_mask_aws_secret, text)
     return _scrub_personal(text) if pii else text
 
