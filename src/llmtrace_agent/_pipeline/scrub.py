@@ -27,6 +27,7 @@ value the scrubber fails on is exported as ``[REDACTED:scrub-error]``, never as 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from dataclasses import replace
@@ -619,6 +620,18 @@ def _has_any(span: ReadableSpan, field: str) -> bool:
     return bool(inner)
 
 
+def _holds(known: set[object], value: object) -> bool:
+    try:
+        return value in known
+    except TypeError:  # a tuple holding a mapping or a list: not remembered
+        return False
+
+
+def _hold(known: set[object], value: object) -> None:
+    with contextlib.suppress(TypeError):  # unhashable: not remembered
+        known.add(value)
+
+
 class Scrubber:
     """Masks secrets (and personal data, with ``pii``) in strings and attribute mappings.
 
@@ -638,6 +651,7 @@ class Scrubber:
         self.callback = callback
         self._text_cache: dict[str, str] = {}
         self._key_is_credential: dict[str, bool] = {}
+        self._clean_tuples: set[object] = set()
         self._resources: dict[int, tuple[Resource, Resource]] = {}
         self._callback_failed = False
 
@@ -689,23 +703,24 @@ class Scrubber:
             return None
         changed: dict[str, object] | None = None
         cache = self._text_cache if self.callback is None else {}
+        clean_tuples = self._clean_tuples if self.callback is None else set()
         plain_keys = self._key_is_credential
         for key, value in _items(attributes):
-            # Hot path: numbers, and short strings already seen under a known plain key.
+            # Hot path: numbers, and short strings or tuples already seen clean under a known
+            # plain key (the callback, when set, sees every value).
             kind = value.__class__
-            if kind is int or kind is float or kind is bool:
-                continue
-            if (
-                kind is str
-                and len(value) <= _CACHED_LENGTH  # type: ignore[arg-type]
-                and plain_keys.get(key) is False
-                and cache.get(value) == value  # type: ignore[call-overload]
-            ):
-                continue
-            if (
-                kind is tuple
-                and plain_keys.get(key) is False
-                and all(item.__class__ is str and cache.get(item) == item for item in value)  # type: ignore[attr-defined]
+            if kind is str:
+                if (
+                    len(value) <= _CACHED_LENGTH  # type: ignore[arg-type]
+                    and plain_keys.get(key) is False
+                    and cache.get(value) == value  # type: ignore[call-overload]
+                ):
+                    continue
+            elif (
+                kind is int
+                or kind is float
+                or kind is bool
+                or (kind is tuple and plain_keys.get(key) is False and _holds(clean_tuples, value))
             ):
                 continue
             scrubbed = self.value(key, value)
@@ -713,6 +728,14 @@ class Scrubber:
                 if changed is None:
                     changed = dict(attributes)
                 changed[key] = scrubbed
+            elif (
+                kind is tuple
+                and clean_tuples is self._clean_tuples
+                and not self._is_credential_key(key)
+            ):
+                if len(clean_tuples) >= _CACHE_SIZE:
+                    clean_tuples.clear()
+                _hold(clean_tuples, value)
         return changed
 
     def _is_credential_key(self, key: str) -> bool:
