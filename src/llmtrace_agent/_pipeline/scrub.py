@@ -432,20 +432,23 @@ def _key_word_starts(lowered: str) -> set[int]:
     characters before each "=" or ":" (found by ``str.find``: fast), or anywhere in a text with
     more than ``_MAX_SEPARATORS`` of either."""
     starts: set[int] = set()
-    for separator in ("=", ":"):
-        position = lowered.find(separator)
-        if position < 0:
+    reach = _PAIR_REACH
+    for separator in "=:":
+        end = lowered.find(separator)
+        if end < 0:
             continue
-        window_start, window_end = max(0, position - _PAIR_REACH), position
-        for _ in range(_MAX_SEPARATORS):
-            position = lowered.find(separator, position + 1)
-            if position >= 0 and position - _PAIR_REACH <= window_end:
-                window_end = position  # windows that touch are searched as one
+        start = end - reach if end > reach else 0
+        remaining = _MAX_SEPARATORS
+        while remaining:
+            remaining -= 1
+            position = lowered.find(separator, end + 1)
+            if 0 <= position <= end + reach:
+                end = position  # windows that touch are searched as one
                 continue
-            _add_key_word_starts(lowered, window_start, window_end, starts)
+            _add_key_word_starts(lowered, start, end, starts)
             if position < 0:
                 break
-            window_start, window_end = position - _PAIR_REACH, position
+            start, end = position - reach, position
         else:  # separators everywhere: look everywhere (bounded by the text's length)
             _add_key_word_starts(lowered, 0, len(lowered), starts)
             return starts
