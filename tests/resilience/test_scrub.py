@@ -490,3 +490,41 @@ def test_the_scrubber_never_raises(key: str, value: object, pii: bool) -> None:
 )
 def test_the_scrubber_never_raises_on_near_misses(text: str) -> None:
     assert isinstance(scrub_text(text, pii=True), str)
+
+
+# --- the shortcuts keep every mask ------------------------------------------------------------
+# The scrubber skips work a text cannot need (a format whose leading character is absent, pairs
+# far from any "=" or ":", numbers without two digits close together); these are the edges.
+
+
+def test_a_pair_as_far_from_its_separator_as_the_pattern_allows_is_masked() -> None:
+    # The longest key word, its 40-character suffix, 40 spaces, a quote, 3 spaces, then ":".
+    text = "private_key" + "a" * 40 + " " * 40 + '"   : "s3cr3t-v4lue"'
+    assert scrub_text(text).endswith(': "[REDACTED:credential]"')
+
+
+def test_a_pair_after_many_separators_is_masked() -> None:
+    text = "a=1 b:2 " * 100 + "password=hunter2 token = 'abc123'"
+    scrubbed = scrub_text(text)
+    assert scrubbed.endswith("password=[REDACTED:credential] token = '[REDACTED:credential]'")
+
+
+def test_a_card_written_one_digit_at_a_time_is_masked() -> None:
+    assert scrub_text("card 4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 ok", pii=True) == (
+        "card [REDACTED:card] ok"
+    )
+
+
+def test_personal_data_in_non_ascii_text_is_masked() -> None:
+    text = "café: card 4111 1111 1111 1111, call +44 20 7946 0958, IBAN GB82 WEST 1234 5698 7654 32"
+    assert scrub_text(text, pii=True) == (
+        "café: card [REDACTED:card], call [REDACTED:phone], IBAN [REDACTED:iban]"
+    )
+
+
+def test_a_secret_after_a_redaction_mark_is_still_found() -> None:
+    # A mark writes characters ("A", "-") that later formats start with: they still run.
+    text = f"{OPENAI_KEY} then {AWS_KEY_ID} and {GITHUB_TOKEN}"
+    assert scrub_text(text) == (
+        "[REDACTED:openai-key] then [REDACTED:aws-access-key] and [REDACTED:github-token]"
+    )
