@@ -32,7 +32,7 @@ class GroqInstrumentor(Instrumentor):
 
     name = "groq"
     targets = ("groq",)
-    requires = "groq>=0.9,<2"
+    requires = "groq>=0.13,<2"  # older ones pass proxies= to httpx, which httpx 0.28 refuses
 
     def instrument(self, module: ModuleType) -> None:
         import functools

@@ -38,7 +38,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "groq",
         "llmtrace_agent.instrumentors.groq:GroqInstrumentor",
         ("groq",),
-        "groq>=0.9,<2",
+        "groq>=0.13,<2",
     ),
     (
         "httpx",
