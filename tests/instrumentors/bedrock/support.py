@@ -46,3 +46,19 @@ def genai_span(agent: InProcessAgent, name: str) -> ReceivedSpan:
 
 def content(span: ReceivedSpan, key: str) -> Any:
     return json.loads(span.attributes[key])
+
+
+def _service_model() -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("bedrock-runtime")
+
+
+def sdk_has(shape: str, member: str) -> bool:
+    """Whether this botocore's Bedrock model has ``shape.member`` (older ones drop what they
+    do not know from replies, and reject it in requests)."""
+    return member in _service_model().shape_for(shape).members
+
+
+def sdk_has_operation(name: str) -> bool:
+    return name in _service_model().operation_names
