@@ -5,6 +5,8 @@ is asserted."""
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -23,7 +25,7 @@ from tests.instrumentors.bedrock.support import (
     sdk_has_operation,
 )
 from tests.support import fake_bedrock as fake
-from tests.support.agent import InProcessAgent, run_traced
+from tests.support.agent import InProcessAgent, clean_env, run_traced
 from tests.support.fake_bedrock import FakeBedrock
 from tests.support.http_server import traceparent_ids
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
@@ -514,15 +516,55 @@ def test_the_launcher_traces_an_unmodified_app(
             pass
         """
     )
-    env = {
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
-        "AWS_CONFIG_FILE": "/dev/null",
-        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
-    result = run_traced(["-c", app], receiver, env=env)
+    result = run_traced(["-c", app], receiver, env=AWS_ENV)
     assert result.returncode == 0, result.stderr
     spans = receiver.wait_for_spans(2, where=lambda span: span.name == SPAN)
     assert [span.attributes.get("gen_ai.request.stream", False) for span in spans] == [False, True]
     assert all(span.attributes["gen_ai.usage.input_tokens"] == INPUT_TOKENS for span in spans)
+
+
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def test_a_client_created_before_the_agent_started_is_traced(
+    receiver: OTLPReceiver, fake_bedrock: FakeBedrock
+) -> None:
+    app = textwrap.dedent(
+        f"""
+        import boto3
+        bedrock = boto3.client("bedrock-runtime", endpoint_url={fake_bedrock.base_url!r},
+                               region_name="us-east-1")
+        import llmtrace_agent
+        llmtrace_agent.start(exporters="otlp", otlp_endpoint={receiver.endpoint!r})
+        bedrock.converse(modelId={CLAUDE!r}, messages={MESSAGES!r})
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", app], env=clean_env(AWS_ENV), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert receiver.span(SPAN).attributes["gen_ai.usage.input_tokens"] == INPUT_TOKENS
+
+
+def test_with_this_instrumentor_disabled_only_the_http_span_remains(
+    receiver: OTLPReceiver, fake_bedrock: FakeBedrock
+) -> None:
+    app = textwrap.dedent(
+        f"""
+        import boto3
+        bedrock = boto3.client("bedrock-runtime", endpoint_url={fake_bedrock.base_url!r},
+                               region_name="us-east-1")
+        bedrock.converse(modelId={CLAUDE!r}, messages={MESSAGES!r})
+        """
+    )
+    env = {**AWS_ENV, "LLMTRACE_DISABLED_INSTRUMENTORS": "bedrock"}
+    result = run_traced(["-c", app], receiver, env=env)
+    assert result.returncode == 0, result.stderr
+    assert receiver.span("POST").attributes["http.response.status_code"] == 200
+    assert [span.name for span in receiver.spans] == ["POST"]
