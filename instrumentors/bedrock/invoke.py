@@ -10,6 +10,7 @@ stream chunk): they are the usage when the body has none.
 
 from __future__ import annotations
 
+import functools
 import json
 
 from llmtrace_agent.instrumentors.bedrock.converse import (
@@ -301,6 +302,7 @@ def read_response(call: LLMCall, family: str, result: object) -> object | None:
     return result
 
 
+@functools.cache
 def _failed_body_class() -> type:
     import wrapt
 

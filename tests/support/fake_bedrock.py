@@ -18,7 +18,8 @@ Answers the four model-call operations on their REST paths:
 
 What the reply holds is chosen by the request's ``x-fake-scenario`` header (see ``SCENARIOS``):
 ``text`` (the default), ``tool_use``, ``reasoning`` (Converse), ``stream_error`` (an exception event
-after the first text delta) or ``status_<code>`` (that HTTP status with Bedrock's error JSON and
+after the first text delta), ``cut_body`` (``invoke``: the connection closes before the announced
+body length) or ``status_<code>`` (that HTTP status with Bedrock's error JSON and
 ``x-amzn-ErrorType`` header). Every request is recorded with its lower-cased headers and body.
 """
 
@@ -36,7 +37,7 @@ from typing import Any
 from urllib.parse import unquote
 
 SCENARIO_HEADER = "x-fake-scenario"
-SCENARIOS = ("text", "tool_use", "reasoning", "stream_error", "status_<code>")
+SCENARIOS = ("text", "tool_use", "reasoning", "stream_error", "cut_body", "status_<code>")
 TEXT_CHUNKS = ("Hello", " from the", " fake Bedrock.")
 TEXT = "".join(TEXT_CHUNKS)
 # Converse usage: ``inputTokens`` excludes the tokens read from and written to the prompt cache.
@@ -139,6 +140,8 @@ class FakeBedrock:
                 elif action == "converse-stream":
                     failing = scenario == "stream_error"
                     self._send_events(converse_events(scenario), error_after=2 if failing else None)
+                elif action == "invoke" and scenario == "cut_body":
+                    self._send_cut_body()
                 elif action == "invoke":
                     reply = invoke_response(family_of(model, body), scenario, model, number)
                     self._send_json(reply, bedrock_token_headers())
@@ -161,6 +164,17 @@ class FakeBedrock:
                     self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _send_cut_body(self) -> None:
+                """Announce a longer body than is sent, then close the connection."""
+                data = b'{"generation": "Hello'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data) + 100))
+                self.end_headers()
+                self.wfile.write(data)
+                self.wfile.flush()
+                self.close_connection = True
 
             def _send_error(self, status: int) -> None:
                 error_type = ERROR_TYPES.get(status, "InternalServerException")

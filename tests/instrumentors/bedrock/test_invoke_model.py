@@ -402,3 +402,17 @@ def test_invoke_content_is_not_captured_by_default(
     genai_span(agent, f"chat {CLAUDE}")
     assert PROMPT.encode() not in agent.receiver.all_bytes()
     assert fake.TEXT.encode() not in agent.receiver.all_bytes()
+
+
+def test_a_body_cut_short_ends_the_span_with_the_read_error_the_app_then_gets(
+    agent: InProcessAgent, fake_bedrock: FakeBedrock
+) -> None:
+    family = FAMILIES["llama"]
+    response = invoke(fake_bedrock, family, "cut_body")
+    with pytest.raises(Exception) as raised:
+        response["body"].read()
+    span = genai_span(agent, f"text_completion {family.model}")
+    assert span.status_code == "ERROR"
+    error = raised.value
+    assert span.attributes["error.type"] == f"{type(error).__module__}.{type(error).__qualname__}"
+    assert type(error).__module__.startswith(("botocore", "urllib3"))
