@@ -30,11 +30,10 @@ import binascii
 import itertools
 import json
 import struct
-import threading
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
+
+from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
 
 SCENARIO_HEADER = "x-fake-scenario"
 SCENARIOS = ("text", "tool_use", "reasoning", "stream_error", "cut_body", "status_<code>")
@@ -67,154 +66,75 @@ ERROR_TYPES = {
 }
 
 
-@dataclass(frozen=True)
-class ReceivedRequest:
-    """One request as the server read it; header names lower-cased, the body decoded JSON."""
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class FakeBedrock:
+class FakeBedrock(LoopbackServer):
     """Serves the Bedrock Runtime API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._requests: list[ReceivedRequest] = []
+        super().__init__()
         self._ids = itertools.count(1)
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._http.daemon_threads = True
-        self.port: int = self._http.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        self.base_url = self.origin
 
-    @property
-    def requests(self) -> list[ReceivedRequest]:
-        with self._lock:
-            return list(self._requests)
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
+        scenario = request.headers.get(SCENARIO_HEADER, "text")
+        if scenario.startswith("status_"):
+            send_error(exchange, int(scenario.removeprefix("status_")))
+            return
+        parts = request.path.split("?", 1)[0].split("/", 3)
+        if len(parts) != 4 or parts[1] != "model":
+            send_error(exchange, 404)
+            return
+        model, action = unquote(parts[2]), parts[3]
+        body = request.body
+        number = next(self._ids)
+        error_after = 2 if scenario == "stream_error" else None
+        if action == "converse":
+            exchange.send_json(200, converse_response(scenario), {"x-amzn-RequestId": REQUEST_ID})
+        elif action == "converse-stream":
+            send_events(exchange, converse_events(scenario), error_after)
+        elif action == "invoke" and scenario == "cut_body":
+            # A longer body announced than sent, then the connection dropped.
+            data = b'{"generation": "Hello'
+            exchange.send_response(200)
+            exchange.send_header("Content-Type", "application/json")
+            exchange.send_header("Content-Length", str(len(data) + 100))
+            exchange.end_headers()
+            exchange.wfile.write(data)
+            exchange.drop()
+        elif action == "invoke":
+            reply = invoke_response(family_of(model, body), scenario, model, number)
+            headers = {"x-amzn-RequestId": REQUEST_ID, **bedrock_token_headers()}
+            exchange.send_json(200, reply, headers)
+        elif action == "invoke-with-response-stream":
+            chunks = invoke_chunks(family_of(model, body), scenario, model, number)
+            events = [("chunk", {"bytes": _b64(chunk)}) for chunk in chunks]
+            send_events(exchange, events, error_after)
+        else:
+            send_error(exchange, 404)
 
-    def only_request(self) -> ReceivedRequest:
-        """The one request received since the last ``clear`` (fails if there were others)."""
-        received = self.requests
-        assert len(received) == 1, f"expected one request, got {received}"
-        return received[0]
 
-    def clear(self) -> None:
-        with self._lock:
-            self._requests.clear()
+def send_error(exchange: Exchange, status: int) -> None:
+    """Bedrock's error reply: the JSON message, the type in ``x-amzn-ErrorType``."""
+    error_type = ERROR_TYPES.get(status, "InternalServerException")
+    headers = {
+        "x-amzn-RequestId": REQUEST_ID,
+        "x-amzn-ErrorType": f"{error_type}:http://internal.amazon.com/",
+    }
+    exchange.send_json(status, {"message": f"fake {error_type}"}, headers)
 
-    def close(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
 
-    def _record(self, request: ReceivedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as urllib3's pools expect
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else {}
-                except ValueError:
-                    body = raw
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                server._record(ReceivedRequest("POST", self.path, headers, body))
-                scenario = headers.get(SCENARIO_HEADER, "text")
-                if scenario.startswith("status_"):
-                    self._send_error(int(scenario.removeprefix("status_")))
-                    return
-                _, _, quoted_model, action = self.path.split("?", 1)[0].split("/", 3)
-                model = unquote(quoted_model)
-                number = next(server._ids)
-                if action == "converse":
-                    self._send_json(converse_response(scenario))
-                elif action == "converse-stream":
-                    failing = scenario == "stream_error"
-                    self._send_events(converse_events(scenario), error_after=2 if failing else None)
-                elif action == "invoke" and scenario == "cut_body":
-                    self._send_cut_body()
-                elif action == "invoke":
-                    reply = invoke_response(family_of(model, body), scenario, model, number)
-                    self._send_json(reply, bedrock_token_headers())
-                elif action == "invoke-with-response-stream":
-                    chunks = invoke_chunks(family_of(model, body), scenario, model, number)
-                    self._send_events(
-                        [("chunk", {"bytes": _b64(chunk)}) for chunk in chunks],
-                        error_after=2 if scenario == "stream_error" else None,
-                    )
-                else:
-                    self._send_error(404)
-
-            def _send_json(self, payload: Any, extra: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-amzn-RequestId", REQUEST_ID)
-                for name, value in (extra or {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _send_cut_body(self) -> None:
-                """Announce a longer body than is sent, then close the connection."""
-                data = b'{"generation": "Hello'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data) + 100))
-                self.end_headers()
-                self.wfile.write(data)
-                self.wfile.flush()
-                self.close_connection = True
-
-            def _send_error(self, status: int) -> None:
-                error_type = ERROR_TYPES.get(status, "InternalServerException")
-                data = json.dumps({"message": f"fake {error_type}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("x-amzn-RequestId", REQUEST_ID)
-                self.send_header("x-amzn-ErrorType", f"{error_type}:http://internal.amazon.com/")
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _send_events(
-                self, events: list[tuple[str, dict[str, Any]]], error_after: int | None = None
-            ) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "application/vnd.amazon.eventstream")
-                self.send_header("X-Amzn-Bedrock-Content-Type", "application/json")
-                self.send_header("x-amzn-RequestId", REQUEST_ID)
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                try:
-                    for index, (name, payload) in enumerate(events):
-                        if error_after is not None and index == error_after:
-                            self._write_chunk(exception_message("modelStreamErrorException"))
-                            break
-                        self._write_chunk(event_message(name, payload))
-                    self.wfile.write(b"0\r\n\r\n")
-                    self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client closed the stream early
-
-            def _write_chunk(self, data: bytes) -> None:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-                self.wfile.flush()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+def send_events(
+    exchange: Exchange, events: list[tuple[str, dict[str, Any]]], error_after: int | None
+) -> None:
+    """An event-stream reply, one message per chunk; an exception message replaces event
+    number ``error_after`` and ends the stream."""
+    headers = {"X-Amzn-Bedrock-Content-Type": "application/json", "x-amzn-RequestId": REQUEST_ID}
+    exchange.start_chunks(200, "application/vnd.amazon.eventstream", headers)
+    for index, (name, payload) in enumerate(events):
+        if index == error_after:
+            exchange.chunk(exception_message("modelStreamErrorException"))
+            break
+        exchange.chunk(event_message(name, payload))
+    exchange.end_chunks()
 
 
 # --- AWS event-stream framing ----------------------------------------------------------------
