@@ -228,7 +228,7 @@ def test_a_known_model_is_priced(agent: InProcessAgent, fake_bedrock: FakeBedroc
 def test_a_model_arn_is_read_by_its_body_shape_and_priced_by_nothing(
     agent: InProcessAgent, fake_bedrock: FakeBedrock
 ) -> None:
-    arn = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123"
+    arn = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/fakeprovisioned7"
     body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "messages": []}
     client(fake_bedrock).invoke_model(modelId=arn, body=json.dumps(body))
     span = genai_span(agent, f"chat {arn}")
