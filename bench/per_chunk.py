@@ -21,8 +21,11 @@ from openai.types.chat import ChatCompletionChunk
 from opentelemetry import trace
 
 from llmtrace_agent.instrumentors.anthropic.messages import MessageStreamState
+from llmtrace_agent.instrumentors.bedrock.converse import ConverseStreamState
+from llmtrace_agent.instrumentors.bedrock.invoke import ANTHROPIC, InvokeStreamState
 from llmtrace_agent.instrumentors.google_genai.models import GenerateContentStreamState
-from llmtrace_agent.toolkit.genai import LazyStreamProxy, StreamProxy, StreamState
+from llmtrace_agent.toolkit.genai import IterableStreamProxy, StreamProxy, StreamState
+from llmtrace_agent.toolkit.genai.wrappers import DeferredStreamProxy
 from llmtrace_agent.toolkit.openai_shapes.chat import ChatChoiceOutput
 from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesStreamState
 
@@ -36,7 +39,7 @@ class Call:
     nothing (so no span is made)."""
 
     ended = False
-    span = trace.INVALID_SPAN  # made current by LazyStreamProxy for the first read
+    span = trace.INVALID_SPAN  # made current by DeferredStreamProxy for the first read
 
     def mark_first_chunk(self) -> None:
         pass
@@ -93,6 +96,22 @@ def gemini_chunks() -> list[object]:
     return [chunk] * CHUNKS
 
 
+def converse_chunks() -> list[object]:
+    """A ``converse_stream`` text stream as botocore parses it (one dict per event)."""
+    return [{"contentBlockDelta": {"delta": {"text": "t"}, "contentBlockIndex": 0}}] * CHUNKS
+
+
+def invoke_chunks() -> list[object]:
+    """An ``invoke_model_with_response_stream`` Claude text stream as botocore parses it: each
+    event's model JSON still in bytes (the app decodes it, and so do we)."""
+    delta = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": "t"},
+    }
+    return [{"chunk": {"bytes": json.dumps(delta).encode()}}] * CHUNKS
+
+
 def per_chunk_us(
     chunks: list[object],
     new_state: Callable[[], StreamState] | None,
@@ -119,6 +138,8 @@ def main() -> None:
     openai, anthropic, gemini = openai_chunks(), anthropic_chunks(), gemini_chunks()
     chat, messages = quiet(ChoicesStreamState), quiet(MessageStreamState)
     generate = quiet(GenerateContentStreamState)
+    converse, invoke = converse_chunks(), invoke_chunks()
+    converse_state, invoke_state = quiet(ConverseStreamState), quiet(InvokeStreamState)
     cases: dict[str, tuple[list[object], Callable[[], StreamState], type[StreamProxy]]] = {
         "openai chat, capture off": (openai, lambda: chat(None, _no_metrics), StreamProxy),  # type: ignore[call-arg]
         "openai chat, capture on": (
@@ -128,9 +149,39 @@ def main() -> None:
         ),  # type: ignore[call-arg]
         "anthropic messages, capture off": (anthropic, lambda: messages(False), StreamProxy),  # type: ignore[call-arg]
         "anthropic messages, capture on": (anthropic, lambda: messages(True), StreamProxy),  # type: ignore[call-arg]
-        # google-genai's sync stream is a generator: the agent wraps it in LazyStreamProxy.
-        "gemini generate_content, capture off": (gemini, lambda: generate(False), LazyStreamProxy),  # type: ignore[call-arg]
-        "gemini generate_content, capture on": (gemini, lambda: generate(True), LazyStreamProxy),  # type: ignore[call-arg]
+        # google-genai's sync stream is a generator: the agent wraps it in DeferredStreamProxy.
+        "gemini generate_content, capture off": (
+            gemini,
+            lambda: generate(False),
+            DeferredStreamProxy,
+        ),  # type: ignore[call-arg]
+        "gemini generate_content, capture on": (
+            gemini,
+            lambda: generate(True),
+            DeferredStreamProxy,
+        ),  # type: ignore[call-arg]
+        # botocore's EventStream is iterable, not an iterator: the agent wraps it in
+        # IterableStreamProxy.
+        "bedrock converse_stream, capture off": (
+            converse,
+            lambda: converse_state(False, {}),
+            IterableStreamProxy,
+        ),  # type: ignore[call-arg]
+        "bedrock converse_stream, capture on": (
+            converse,
+            lambda: converse_state(True, {}),
+            IterableStreamProxy,
+        ),  # type: ignore[call-arg]
+        "bedrock invoke stream (Claude), capture off": (
+            invoke,
+            lambda: invoke_state(ANTHROPIC, False, {}),
+            IterableStreamProxy,
+        ),  # type: ignore[call-arg]
+        "bedrock invoke stream (Claude), capture on": (
+            invoke,
+            lambda: invoke_state(ANTHROPIC, True, {}),
+            IterableStreamProxy,
+        ),  # type: ignore[call-arg]
     }
     results = {}
     for label, (chunks, new_state, proxy) in cases.items():

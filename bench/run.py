@@ -2,7 +2,8 @@
 
     python bench/run.py                 # everything (creates the peers' venvs on first run)
     python bench/run.py --quick         # fewer rounds, for a smoke run
-    python bench/run.py --only calls    # calls | gemini | chunks | scrub | startup | throughput
+    python bench/run.py --only calls    # calls | gemini | bedrock | chunks | scrub | startup
+                                        # | throughput
     python bench/run.py --no-peers      # ours, bare and the floor only (no venvs, no PyPI)
 
 Every figure is measured in one run, interleaved (round-robin over the contenders, in a shuffled
@@ -250,6 +251,7 @@ CALL_OPS: list[tuple[str, dict[str, object]]] = [
 ]
 # Gemini (google-genai) has no pre-parsed form: per_chunk.py measures our per-chunk code there.
 GEMINI_OPS = CALL_OPS[:3]
+BEDROCK_OPS = CALL_OPS[:3]
 CHUNK_STEP = 199  # a C-chunk stream has C + 2 chunks (a finish and a usage chunk): 202 - 3
 # (a Gemini one has C + 1, so its 200- and 1-chunk streams differ by 199 chunks too)
 
@@ -577,6 +579,28 @@ def markdown(results: dict[str, object]) -> str:
                     f"{row['vs_floor']:.2f}x | {row['added_per_chunk_us']:.2f} |"
                 )
         out.append("")
+    bedrock = results.get("bedrock_calls")
+    if bedrock:
+        out.append(
+            "**Bedrock, per call and per chunk**: boto3 `converse` and `converse_stream` to "
+            "Bedrock Runtime, urllib3's request sending replaced in-process (botocore's signing, "
+            "parsing and event-stream decoding run, and the HTTP child span), measured as above "
+            "(median "
+            f"of {bedrock['rounds']} rounds, "  # type: ignore[index]
+            f"{bedrock['ops']['call']['n']} calls each; per chunk: the slope between "  # type: ignore[index]
+            "204- and 5-event streams). No peer is measured here.\n"
+        )
+        out.append("| tracer | µs/call | added µs/call | added vs floor | added µs/chunk |")
+        out.append("|---|---:|---:|---:|---:|")
+        for row in bedrock["rows"]:  # type: ignore[index]
+            if row["baseline"]:
+                out.append(f"| {row['label']} | {row['call_us']:.0f} | - | - | - |")
+            else:
+                out.append(
+                    f"| {row['label']} | {row['call_us']:.0f} | {row['added_call_us']:.0f} | "
+                    f"{row['vs_floor']:.2f}x | {row['added_per_chunk_us']:.2f} |"
+                )
+        out.append("")
     chunks = results.get("chunks")
     if chunks:
         out.append(
@@ -646,7 +670,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--only",
-        choices=("calls", "gemini", "chunks", "scrub", "startup", "throughput"),
+        choices=("calls", "gemini", "bedrock", "chunks", "scrub", "startup", "throughput"),
         action="append",
     )
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
@@ -663,7 +687,15 @@ def main() -> None:
     options = parser.parse_args()
     global CLOCK
     CLOCK = "cpu_seconds" if options.clock == "cpu" else "seconds"
-    parts = options.only or ["calls", "gemini", "chunks", "scrub", "startup", "throughput"]
+    parts = options.only or [
+        "calls",
+        "gemini",
+        "bedrock",
+        "chunks",
+        "scrub",
+        "startup",
+        "throughput",
+    ]
     peers = [] if options.no_peers else ["genai-openai", "openllmetry", "openinference"]
     rounds = options.rounds or (3 if options.quick else 15)
     repetitions = options.repetitions or (5 if options.quick else 40)
@@ -682,6 +714,8 @@ def main() -> None:
             results["calls"] = bench_calls(sink, peers, rounds)
         if "gemini" in parts:
             results["gemini_calls"] = bench_calls(sink, [], rounds, "gemini", GEMINI_OPS)
+        if "bedrock" in parts:
+            results["bedrock_calls"] = bench_calls(sink, [], rounds, "bedrock", BEDROCK_OPS)
         if "chunks" in parts:
             results["chunks"] = bench_chunks(3 if options.quick else 7)
         if "scrub" in parts:

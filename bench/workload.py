@@ -2,7 +2,8 @@
 
     python bench/workload.py MODE ENDPOINT [PROVIDER]
 
-PROVIDER is ``openai`` (the default) or ``gemini`` (google-genai, in ``gemini_workload.py``).
+PROVIDER is ``openai`` (the default), ``gemini`` (google-genai, in ``gemini_workload.py``) or
+``bedrock`` (boto3 Bedrock Runtime, in ``bedrock_workload.py``).
 
 Runs in whichever virtualenv the runner picked (ours, or a peer's) and imports nothing from this
 repository. MODE says what traces the calls:
@@ -280,6 +281,8 @@ def main() -> None:
     workload = sys.modules[__name__]
     if provider == "gemini":
         import gemini_workload as workload  # type: ignore[import-not-found,no-redef]
+    elif provider == "bedrock":
+        import bedrock_workload as workload  # type: ignore[import-not-found,no-redef]
     client, server = workload.make_client()
     if mode == "floor":
         from opentelemetry import trace

@@ -17,6 +17,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "anthropic>=0.43,<3",
     ),
     (
+        "bedrock",
+        "llmtrace_agent.instrumentors.bedrock:BedrockInstrumentor",
+        ("botocore",),
+        "botocore>=1.34.116,<2",
+    ),
+    (
         "celery",
         "llmtrace_agent.instrumentors.celery:CeleryInstrumentor",
         ("celery",),

@@ -11,6 +11,10 @@ are at the bottom, each with the reason for its choice.
 
 from __future__ import annotations
 
+from opentelemetry.semconv._incubating.attributes.aws_attributes import (
+    AWS_BEDROCK_GUARDRAIL_ID,
+    AWS_REQUEST_ID,
+)
 from opentelemetry.semconv._incubating.attributes.messaging_attributes import (
     MESSAGING_CLIENT_ID,
     MESSAGING_DESTINATION_NAME,
@@ -126,6 +130,8 @@ LANGFUSE_TRACE_METADATA_PREFIX = "langfuse.trace.metadata."
 form."""
 
 __all__ = [
+    "AWS_BEDROCK_GUARDRAIL_ID",
+    "AWS_REQUEST_ID",
     "ERROR_TYPE",
     "HTTP_REQUEST_METHOD",
     "HTTP_REQUEST_METHOD_ORIGINAL",

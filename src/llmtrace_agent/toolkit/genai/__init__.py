@@ -19,7 +19,7 @@ from llmtrace_agent.toolkit.genai.content import (
     tool_call_response_part,
 )
 from llmtrace_agent.toolkit.genai.operation import LLMOperation, StreamState
-from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, StreamProxy
+from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, IterableStreamProxy, StreamProxy
 from llmtrace_agent.toolkit.genai.usage import Usage
 from llmtrace_agent.toolkit.genai.wrappers import (
     async_llm_wrapper,
@@ -30,6 +30,7 @@ from llmtrace_agent.toolkit.genai.wrappers import (
 
 __all__ = [
     "AsyncStreamProxy",
+    "IterableStreamProxy",
     "LLMCall",
     "LLMOperation",
     "Request",

@@ -156,3 +156,35 @@ class AsyncStreamProxy(_StreamEnd, wrapt.ObjectProxy):  # type: ignore[misc]
             return await self.__wrapped__.aclose()
         finally:
             self._self_end(None)
+
+
+class IterableStreamProxy(StreamProxy):
+    """Wraps a synchronous stream that is iterable but not an iterator itself (botocore's
+    ``EventStream``: each ``iter()`` resumes the same events). Iterating the proxy resumes one
+    iterator of the stream, so every way of reading it sees each chunk once."""
+
+    def __init__(self, stream: object, call: LLMCall, state: StreamState) -> None:
+        super().__init__(stream, call, state)
+        self._self_iterator: object = None
+
+    def __next__(self) -> object:
+        # Hot path: once per chunk (StreamProxy.__next__, on the stream's iterator).
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = iter(self.__wrapped__)
+        try:
+            chunk = next(iterator)  # type: ignore[call-overload]
+        except StopIteration:
+            self._self_end(None)
+            raise
+        except BaseException as exc:
+            self._self_end(exc)
+            raise
+        on_chunk = self._self_on_chunk
+        if on_chunk is None:
+            on_chunk = self._self_first_chunk()
+        try:
+            on_chunk(chunk)
+        except Exception as exc:
+            guard.handle(exc)
+        return chunk
