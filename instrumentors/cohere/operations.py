@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from llmtrace_agent.toolkit import genai, semconv
 from llmtrace_agent.toolkit.openai_shapes import content as openai_content
+from llmtrace_agent.toolkit.openai_shapes.chat import record_chat_input
 from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, as_str_list, field
 
 TYPE_CHECKING = False
@@ -102,7 +103,7 @@ class ChatOperation(CohereOperation):
             elif kind == "text":
                 attributes[semconv.GEN_AI_OUTPUT_TYPE] = "text"
         if capture:
-            record_chat_input(attributes, get("messages"), get("tools"))
+            record_chat_input(attributes, get("messages"), get("tools"), chat_input)
         return request_for(instance, kwargs, attributes, self.streams)
 
     def record_response(self, call: LLMCall, response: object) -> None:
@@ -280,34 +281,27 @@ class RerankOperation(CohereOperation):
 # --- content -------------------------------------------------------------------------------
 
 
-def record_chat_input(attributes: dict[str, object], messages: object, tools: object) -> None:
-    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions."""
-    messages = as_list(messages)
-    if messages:
-        instructions: list[dict[str, object]] = []
-        inputs: list[dict[str, object]] = []
-        for item in messages:
-            role = field(item, "role")
-            if role == "system":
-                instructions.extend(content_parts(field(item, "content")))
-            elif role == "tool":
-                result = openai_content.tool_result(field(item, "content"))
-                part = genai.tool_call_response_part(field(item, "tool_call_id"), result)
-                inputs.append(genai.message("tool", [part]))
-            else:
-                parts = content_parts(field(item, "content"))
-                plan = field(item, "tool_plan")
-                if isinstance(plan, str):
-                    parts.insert(0, genai.reasoning_part(plan))
-                parts.extend(openai_content.chat_tool_calls(item))
-                inputs.append(genai.message(role, parts))
-        if instructions:
-            attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = genai.to_json(instructions)
-        attributes[semconv.GEN_AI_INPUT_MESSAGES] = genai.to_json(inputs)
-    tools = as_list(tools)
-    if tools:
-        definitions = openai_content.tool_definitions(tools)
-        attributes[semconv.GEN_AI_TOOL_DEFINITIONS] = genai.to_json(definitions)
+def chat_input(messages: list | tuple) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(system instruction parts, input messages) of Cohere's ``messages``; an assistant's
+    ``tool_plan`` comes first, as reasoning."""
+    instructions: list[dict[str, object]] = []
+    inputs: list[dict[str, object]] = []
+    for item in messages:
+        role = field(item, "role")
+        if role == "system":
+            instructions.extend(content_parts(field(item, "content")))
+        elif role == "tool":
+            result = openai_content.tool_result(field(item, "content"))
+            part = genai.tool_call_response_part(field(item, "tool_call_id"), result)
+            inputs.append(genai.message("tool", [part]))
+        else:
+            parts = content_parts(field(item, "content"))
+            plan = field(item, "tool_plan")
+            if isinstance(plan, str):
+                parts.insert(0, genai.reasoning_part(plan))
+            parts.extend(openai_content.chat_tool_calls(item))
+            inputs.append(genai.message(role, parts))
+    return instructions, inputs
 
 
 def response_parts(chat_message: object) -> list[dict[str, object]]:

@@ -16,6 +16,7 @@ from llmtrace_agent.toolkit.openai_shapes.chat import (
     ChatChoiceOutput,
     chat_request_attributes,
     output_type_of,
+    record_chat_input,
 )
 from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesOperation, ChoicesStreamState
 from llmtrace_agent.toolkit.openai_shapes.usage import usage_of
@@ -76,7 +77,7 @@ class ChatOperation(ChoicesOperation):
             if output_type:
                 attributes[semconv.GEN_AI_OUTPUT_TYPE] = output_type
         if capture:
-            record_chat_input(attributes, kwargs.get("messages"), kwargs.get("tools"))
+            record_chat_input(attributes, kwargs.get("messages"), kwargs.get("tools"), chat_input)
         return request_for(instance, kwargs, attributes, self.streams)
 
     def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
@@ -134,32 +135,24 @@ class EmbeddingsOperation(genai.LLMOperation):
 # --- content ---------------------------------------------------------------------------------
 
 
-def record_chat_input(attributes: dict[str, object], messages: object, tools: object) -> None:
-    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions."""
-    messages = as_list(messages)
-    if messages:
-        instructions: list[dict[str, object]] = []
-        inputs: list[dict[str, object]] = []
-        for item in messages:
-            role = field(item, "role")
-            parts = content_parts(field(item, "content"))
-            if role == "system":
-                instructions.extend(parts)
-            elif role == "tool":
-                result = openai_content.tool_result(field(item, "content"))
-                call_id = field(item, "tool_call_id")
-                response = genai.tool_call_response_part(as_str(call_id), result)
-                inputs.append(genai.message("tool", [response], as_str(field(item, "name"))))
-            else:
-                parts.extend(openai_content.chat_tool_calls(item))
-                inputs.append(genai.message(role, parts))
-        if instructions:
-            attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = genai.to_json(instructions)
-        attributes[semconv.GEN_AI_INPUT_MESSAGES] = genai.to_json(inputs)
-    tools = as_list(tools)
-    if tools:
-        definitions = openai_content.tool_definitions(tools)
-        attributes[semconv.GEN_AI_TOOL_DEFINITIONS] = genai.to_json(definitions)
+def chat_input(messages: list | tuple) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(system instruction parts, input messages) of Mistral's ``messages``."""
+    instructions: list[dict[str, object]] = []
+    inputs: list[dict[str, object]] = []
+    for item in messages:
+        role = field(item, "role")
+        parts = content_parts(field(item, "content"))
+        if role == "system":
+            instructions.extend(parts)
+        elif role == "tool":
+            result = openai_content.tool_result(field(item, "content"))
+            call_id = field(item, "tool_call_id")
+            response = genai.tool_call_response_part(as_str(call_id), result)
+            inputs.append(genai.message("tool", [response], as_str(field(item, "name"))))
+        else:
+            parts.extend(openai_content.chat_tool_calls(item))
+            inputs.append(genai.message(role, parts))
+    return instructions, inputs
 
 
 def content_parts(content: object) -> list[dict[str, object]]:

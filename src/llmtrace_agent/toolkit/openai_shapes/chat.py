@@ -9,7 +9,7 @@ from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, as
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 _SAMPLING = (
     ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
@@ -137,11 +137,19 @@ def output_type_of(response_format: object) -> str | None:
     return "text" if kind == "text" else None
 
 
-def record_chat_input(attributes: dict[str, object], messages: object, tools: object) -> None:
-    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions."""
+def record_chat_input(
+    attributes: dict[str, object],
+    messages: object,
+    tools: object,
+    chat_input: Callable[[list | tuple], tuple[list, list]] = content.chat_input,
+) -> None:
+    """gen_ai.system_instructions, gen_ai.input.messages and gen_ai.tool.definitions.
+
+    ``chat_input`` turns the ``messages`` into (instruction parts, input messages): OpenAI's
+    reading by default; a provider whose messages hold parts of its own passes its own."""
     messages = as_list(messages)
     if messages:
-        instructions, inputs = content.chat_input(messages)
+        instructions, inputs = chat_input(messages)
         if instructions:
             attributes[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = genai.to_json(instructions)
         attributes[semconv.GEN_AI_INPUT_MESSAGES] = genai.to_json(inputs)
