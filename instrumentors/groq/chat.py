@@ -21,7 +21,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from llmtrace_agent.toolkit.genai import LLMCall, StreamState
+    from llmtrace_agent.toolkit.genai import LLMCall
 
 GROQ = "groq"
 
@@ -35,12 +35,28 @@ def new_request(
     return genai.Request(model, attributes, stream, address, port)
 
 
+class GroqStreamState(ChoicesStreamState):
+    """OpenAI's chunk accumulator, plus the usage Groq puts in ``x_groq`` of the final chunk."""
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: object) -> None:
+        # Hot path: once per chunk; ``x_groq`` is None on all but the first and the last.
+        ChoicesStreamState.on_chunk(self, chunk)
+        extra = getattr(chunk, "x_groq", None)
+        if extra is not None:
+            usage = getattr(extra, "usage", None)
+            if usage is not None:
+                self.usage = usage
+
+
 class GroqChatOperation(ChoicesOperation):
     """``chat.completions.create``, plain or streamed."""
 
     operation_name = "chat"
     provider_name = GROQ
     choice_output = ChatChoiceOutput
+    stream_state_class = GroqStreamState
 
     def __init__(self, stream_types: tuple[type, ...]) -> None:
         self.stream_types = stream_types
@@ -57,27 +73,6 @@ class GroqChatOperation(ChoicesOperation):
 
     def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
         return chat_output_message(choice, finish_reason)
-
-    def stream_state(self, call: LLMCall, result: object) -> StreamState | None:
-        if isinstance(result, self.stream_types):
-            output_class = self.choice_output if call.capture_content else None
-            return GroqStreamState(output_class, self.response_metric_attributes)
-        return None
-
-
-class GroqStreamState(ChoicesStreamState):
-    """OpenAI's chunk accumulator, plus the usage Groq puts in ``x_groq`` of the final chunk."""
-
-    __slots__ = ()
-
-    def on_chunk(self, chunk: object) -> None:
-        # Hot path: once per chunk; ``x_groq`` is None on all but the first and the last.
-        ChoicesStreamState.on_chunk(self, chunk)
-        extra = getattr(chunk, "x_groq", None)
-        if extra is not None:
-            usage = getattr(extra, "usage", None)
-            if usage is not None:
-                self.usage = usage
 
 
 class GroqEmbeddingsOperation(genai.LLMOperation):

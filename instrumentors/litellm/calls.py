@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from types import ModuleType
 
     from llmtrace_agent.instrumentors.litellm import LiteLLMInstrumentor
-    from llmtrace_agent.toolkit.genai import LLMCall, StreamState
+    from llmtrace_agent.toolkit.genai import LLMCall
     from llmtrace_agent.toolkit.instrumentor import Wrapper
 
 # LiteLLM's provider names -> gen_ai.provider.name (the GenAI registry's values); others are
@@ -83,16 +83,27 @@ class Route:
         )
 
 
+class LiteLLMStreamState(ChoicesStreamState):
+    """OpenAI's chunk accumulator (LiteLLM's chunks are OpenAI-shaped whatever the provider)."""
+
+    __slots__ = ()
+
+    def finish(self, call: LLMCall) -> None:
+        ChoicesStreamState.finish(self, call)
+        with_cache_writes(call, self.usage)
+
+
 class CompletionOperation(ChoicesOperation):
     """``completion`` / ``acompletion``: a ``ModelResponse`` or a ``CustomStreamWrapper``."""
 
     operation_name = "chat"
     provider_name = UNKNOWN_PROVIDER
     choice_output = ChatChoiceOutput
+    stream_state_class = LiteLLMStreamState
 
     def __init__(self, module: ModuleType, stream_type: type) -> None:
         self.module = module
-        self.stream_type = stream_type
+        self.stream_types = stream_type
 
     def request(
         self, instance: object, kwargs: Mapping[str, object], capture: bool
@@ -109,22 +120,6 @@ class CompletionOperation(ChoicesOperation):
     def record(self, call: LLMCall, response: object) -> None:
         super().record(call, response)
         with_cache_writes(call, field(response, "usage"))
-
-    def stream_state(self, call: LLMCall, result: object) -> StreamState | None:
-        if isinstance(result, self.stream_type):
-            output_class = self.choice_output if call.capture_content else None
-            return LiteLLMStreamState(output_class, self.response_metric_attributes)
-        return None
-
-
-class LiteLLMStreamState(ChoicesStreamState):
-    """OpenAI's chunk accumulator (LiteLLM's chunks are OpenAI-shaped whatever the provider)."""
-
-    __slots__ = ()
-
-    def finish(self, call: LLMCall) -> None:
-        ChoicesStreamState.finish(self, call)
-        with_cache_writes(call, self.usage)
 
 
 def with_cache_writes(call: LLMCall, usage: object) -> None:

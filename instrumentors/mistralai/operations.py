@@ -47,6 +47,16 @@ def request_for(
     return genai.Request(kwargs.get("model"), attributes, stream, address, port)
 
 
+class EventStreamState(ChoicesStreamState):
+    """A Mistral stream: each event holds its chat-completion chunk in ``data``."""
+
+    __slots__ = ()
+
+    def on_chunk(self, chunk: object) -> None:
+        # Hot path: once per event.
+        ChoicesStreamState.on_chunk(self, getattr(chunk, "data", None))
+
+
 class ChatOperation(ChoicesOperation):
     """``chat.complete`` / ``complete_async`` (``streams=False``), ``chat.stream`` /
     ``stream_async`` (``streams=True``)."""
@@ -54,9 +64,11 @@ class ChatOperation(ChoicesOperation):
     operation_name = "chat"
     provider_name = MISTRAL_AI
     choice_output = ChatChoiceOutput
+    stream_state_class = EventStreamState
 
     def __init__(self, streams: bool) -> None:
         self.streams = streams
+        self.stream_types = (object,) if streams else ()  # what a stream method returns streams
 
     def request(
         self, instance: object, kwargs: Mapping[str, object], capture: bool
@@ -86,22 +98,6 @@ class ChatOperation(ChoicesOperation):
         parts.extend(openai_content.chat_tool_calls(chat_message))
         role = as_str(field(chat_message, "role")) or "assistant"
         return genai.output_message(role, parts, finish_reason)
-
-    def stream_state(self, call: LLMCall, result: object) -> genai.StreamState | None:
-        if not self.streams:
-            return None
-        output_class = self.choice_output if call.capture_content else None
-        return EventStreamState(output_class, self.response_metric_attributes)
-
-
-class EventStreamState(ChoicesStreamState):
-    """A Mistral stream: each event holds its chat-completion chunk in ``data``."""
-
-    __slots__ = ()
-
-    def on_chunk(self, chunk: object) -> None:
-        # Hot path: once per event.
-        ChoicesStreamState.on_chunk(self, getattr(chunk, "data", None))
 
 
 class EmbeddingsOperation(genai.LLMOperation):

@@ -32,45 +32,6 @@ class ChoiceOutput:
         raise NotImplementedError
 
 
-class ChoicesOperation(genai.LLMOperation):
-    """An endpoint whose responses carry ``choices``."""
-
-    choice_output: type[ChoiceOutput]  # how this family's streamed choices are assembled
-
-    def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
-        raise NotImplementedError
-
-    def response_metric_attributes(self, call: LLMCall, response: object) -> dict | None:
-        """Provider-specific attributes read from a response (or the first chunk) that go on
-        the span and the metrics; none by default."""
-        return None
-
-    def record_response(self, call: LLMCall, response: object) -> None:
-        self.record(call, response)
-
-    def record(self, call: LLMCall, response: object) -> None:
-        reasons = []
-        outputs: list[dict[str, object]] | None = [] if call.capture_content else None
-        for choice in as_list(field(response, "choices")) or ():
-            reason = field(choice, "finish_reason")
-            reasons.append(reason)
-            if outputs is not None:
-                outputs.append(self.output_message(choice, reason))
-        call.set_response(
-            response_id=field(response, "id"),
-            model=field(response, "model"),
-            finish_reasons=reasons,
-            usage=usage_of(field(response, "usage")),
-            output_messages=outputs,
-            metric_attributes=self.response_metric_attributes(call, response),
-        )
-
-    def new_stream_state(self, call: LLMCall) -> genai.StreamState:
-        """The accumulator for this family's streamed chunks."""
-        output_class = self.choice_output if call.capture_content else None
-        return ChoicesStreamState(output_class, self.response_metric_attributes)
-
-
 class ChoicesStreamState(genai.StreamState):
     """Accumulates chunks: id and model of the first, the finish reason per choice index, the
     usage of the final chunk (``stream_options.include_usage``) and, with capture on, each
@@ -130,3 +91,51 @@ class ChoicesStreamState(genai.StreamState):
             output_messages=outputs,
             metric_attributes=self.metric_attributes(call, first),
         )
+
+
+class ChoicesOperation(genai.LLMOperation):
+    """An endpoint whose responses carry ``choices``."""
+
+    choice_output: type[ChoiceOutput]  # how this family's streamed choices are assembled
+    stream_state_class: type[ChoicesStreamState] = ChoicesStreamState  # accumulates its chunks
+    stream_types: type | tuple[type, ...] = ()  # results that are streams (none by default)
+
+    def output_message(self, choice: object, finish_reason: object) -> dict[str, object]:
+        raise NotImplementedError
+
+    def response_metric_attributes(self, call: LLMCall, response: object) -> dict | None:
+        """Provider-specific attributes read from a response (or the first chunk) that go on
+        the span and the metrics; none by default."""
+        return None
+
+    def record_response(self, call: LLMCall, response: object) -> None:
+        self.record(call, response)
+
+    def record(self, call: LLMCall, response: object) -> None:
+        reasons = []
+        outputs: list[dict[str, object]] | None = [] if call.capture_content else None
+        for choice in as_list(field(response, "choices")) or ():
+            reason = field(choice, "finish_reason")
+            reasons.append(reason)
+            if outputs is not None:
+                outputs.append(self.output_message(choice, reason))
+        call.set_response(
+            response_id=field(response, "id"),
+            model=field(response, "model"),
+            finish_reasons=reasons,
+            usage=usage_of(field(response, "usage")),
+            output_messages=outputs,
+            metric_attributes=self.response_metric_attributes(call, response),
+        )
+
+    def stream_state(self, call: LLMCall, result: object) -> genai.StreamState | None:
+        # Hot path: every call.
+        if isinstance(result, self.stream_types):
+            output_class = self.choice_output if call.capture_content else None
+            return self.stream_state_class(output_class, self.response_metric_attributes)
+        return None
+
+    def new_stream_state(self, call: LLMCall) -> genai.StreamState:
+        """The accumulator for this family's streamed chunks."""
+        output_class = self.choice_output if call.capture_content else None
+        return self.stream_state_class(output_class, self.response_metric_attributes)
