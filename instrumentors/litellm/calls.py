@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from llmtrace_agent.toolkit import genai, semconv
+from llmtrace_agent.toolkit import genai
 from llmtrace_agent.toolkit.context_flags import inside_llm_call
 from llmtrace_agent.toolkit.openai_shapes.chat import (
     ChatChoiceOutput,
@@ -16,7 +16,10 @@ from llmtrace_agent.toolkit.openai_shapes.chat import (
     record_chat_input,
 )
 from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesOperation, ChoicesStreamState
-from llmtrace_agent.toolkit.openai_shapes.usage import usage_of
+from llmtrace_agent.toolkit.openai_shapes.embeddings import (
+    embeddings_request_attributes,
+    record_embeddings_response,
+)
 from llmtrace_agent.toolkit.readers import as_int, as_str, field
 
 TYPE_CHECKING = False
@@ -142,17 +145,11 @@ class EmbeddingOperation(genai.LLMOperation):
     def request(
         self, instance: object, kwargs: Mapping[str, object], capture: bool
     ) -> genai.Request:
-        attributes: dict[str, object] = {}
-        encoding_format = as_str(kwargs.get("encoding_format"))
-        if encoding_format:
-            attributes[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]
-        dimensions = as_int(kwargs.get("dimensions"))
-        if dimensions is not None:
-            attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+        attributes = embeddings_request_attributes(kwargs)
         return Route(self.module, kwargs).request(attributes, False)
 
     def record_response(self, call: LLMCall, response: object) -> None:
-        call.set_response(model=field(response, "model"), usage=usage_of(field(response, "usage")))
+        record_embeddings_response(call, response)
 
 
 # --- LiteLLM's own OpenTelemetry -----------------------------------------------------------------

@@ -19,6 +19,7 @@ from llmtrace_agent.toolkit.openai_shapes.chat import (
     record_chat_input,
 )
 from llmtrace_agent.toolkit.openai_shapes.choices import ChoicesOperation, ChoicesStreamState
+from llmtrace_agent.toolkit.openai_shapes.embeddings import embeddings_request_attributes
 from llmtrace_agent.toolkit.openai_shapes.usage import usage_of
 from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, field
 
@@ -110,13 +111,7 @@ class EmbeddingsOperation(genai.LLMOperation):
     def request(
         self, instance: object, kwargs: Mapping[str, object], capture: bool
     ) -> genai.Request:
-        attributes: dict[str, object] = {}
-        encoding_format = as_str(kwargs.get("encoding_format"))
-        if encoding_format:
-            attributes[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]
-        dimensions = as_int(kwargs.get("output_dimension"))
-        if dimensions is not None:
-            attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
+        attributes = embeddings_request_attributes(kwargs, "output_dimension")
         return request_for(instance, kwargs, attributes, False)
 
     def record_response(self, call: LLMCall, response: object) -> None:

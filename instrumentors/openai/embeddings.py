@@ -4,9 +4,11 @@ input token count (embeddings carry no message content in the conventions)."""
 from __future__ import annotations
 
 from llmtrace_agent.instrumentors.openai._base import OpenAIOperation
-from llmtrace_agent.toolkit import genai, semconv
-from llmtrace_agent.toolkit.openai_shapes.usage import usage_of
-from llmtrace_agent.toolkit.readers import as_int, as_str, field
+from llmtrace_agent.toolkit import genai
+from llmtrace_agent.toolkit.openai_shapes.embeddings import (
+    embeddings_request_attributes,
+    record_embeddings_response,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,15 +23,8 @@ class EmbeddingsOperation(OpenAIOperation):
     def request(
         self, instance: object, kwargs: Mapping[str, object], capture: bool
     ) -> genai.Request:
-        get = kwargs.get
-        attributes: dict[str, object] = {}
-        encoding_format = as_str(get("encoding_format"))
-        if encoding_format:
-            attributes[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding_format]
-        dimensions = as_int(get("dimensions"))
-        if dimensions is not None:
-            attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
-        return self.new_request(instance, get("model"), attributes, False)
+        attributes = embeddings_request_attributes(kwargs)
+        return self.new_request(instance, kwargs.get("model"), attributes, False)
 
     def record(self, call: LLMCall, response: object) -> None:
-        call.set_response(model=field(response, "model"), usage=usage_of(field(response, "usage")))
+        record_embeddings_response(call, response)

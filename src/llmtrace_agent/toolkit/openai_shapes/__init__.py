@@ -4,6 +4,7 @@ sampling parameters, and the message / content-part / tool forms converted to th
 conventions' JSON message schemas.
 
 - ``chat``: request attributes and ``ChatChoiceOutput`` (a streamed choice's deltas).
+- ``embeddings``: an embeddings call's request attributes and response.
 - ``usage``: ``usage_of``, token counts of chat, completions, embeddings and Responses calls.
 - ``choices``: ``ChoicesOperation``, an ``LLMOperation`` for responses carrying ``choices``.
 - ``content``: opt-in content (messages, parts, tool calls and definitions) in the GenAI schemas.
