@@ -12,6 +12,7 @@ from tests.support.agent import InProcessAgent
 from tests.support.fake_anthropic import FakeAnthropic
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.http_server import RecordingHTTPServer
+from tests.support.loopback import loopback_fixtures
 from tests.support.otlp_receiver import OTLPReceiver
 from tests.support.plugins import install_example_plugin
 
@@ -52,43 +53,22 @@ def example_plugin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return install_example_plugin(tmp_path_factory.mktemp("example-plugin") / "site")
 
 
-@pytest.fixture(scope="session")
-def _http_server() -> Iterator[RecordingHTTPServer]:
-    server = RecordingHTTPServer()
-    yield server
-    server.close()
+_http_server, http_server = loopback_fixtures(
+    "http_server",
+    RecordingHTTPServer,
+    "A loopback HTTP server recording the requests (and headers) it gets; empty at the start.",
+)
 
 
-@pytest.fixture
-def http_server(_http_server: RecordingHTTPServer) -> RecordingHTTPServer:
-    """A loopback HTTP server recording the requests (and headers) it gets; empty at the start."""
-    _http_server.clear()
-    return _http_server
+_fake_anthropic, fake_anthropic = loopback_fixtures(
+    "fake_anthropic",
+    FakeAnthropic,
+    "A loopback Anthropic Messages API recording the requests it gets; empty at the start.",
+)
 
 
-@pytest.fixture(scope="session")
-def _fake_anthropic() -> Iterator[FakeAnthropic]:
-    server = FakeAnthropic()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_anthropic(_fake_anthropic: FakeAnthropic) -> FakeAnthropic:
-    """A loopback Anthropic Messages API recording the requests it gets; empty at the start."""
-    _fake_anthropic.clear()
-    return _fake_anthropic
-
-
-@pytest.fixture(scope="session")
-def _fake_openai() -> Iterator[FakeOpenAI]:
-    server = FakeOpenAI()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_openai(_fake_openai: FakeOpenAI) -> FakeOpenAI:
-    """A loopback OpenAI-compatible server (JSON and SSE) with no queued replies or requests."""
-    _fake_openai.clear()
-    return _fake_openai
+_fake_openai, fake_openai = loopback_fixtures(
+    "fake_openai",
+    FakeOpenAI,
+    "A loopback OpenAI-compatible server (JSON and SSE) with no queued replies or requests.",
+)

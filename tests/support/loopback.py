@@ -4,7 +4,8 @@ A ``LoopbackServer`` listens on a free port of 127.0.0.1, answers from daemon th
 HTTP/1.1 keep-alive (as SDK connection pools expect), and records each request it reads. A fake
 (of the OpenAI API, of Anthropic's, a plain recording server…) subclasses it and implements
 ``answer``, writing its response with the ``Exchange`` helpers: JSON, raw bytes, a chunked body
-(server-sent events, NDJSON, AWS event streams) or a dropped connection.
+(server-sent events, NDJSON, AWS event streams) or a dropped connection. ``loopback_fixtures``
+declares the pytest fixtures of one such server.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import json
 import socket
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 
 @dataclass(frozen=True)
@@ -174,3 +178,30 @@ class LoopbackServer:
     def _record(self, request: ReceivedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+
+Server = TypeVar("Server", bound=LoopbackServer)
+
+
+def loopback_fixtures(
+    name: str, server_class: type[Server], doc: str
+) -> tuple[Callable[..., Iterator[Server]], Callable[..., Server]]:
+    """The fixtures ``_<name>`` (one ``server_class`` server for the whole session: starting a
+    server per test is slow) and ``<name>`` (that server, its requests cleared for the test;
+    ``doc`` says what it is). Assign both in a conftest: ``_fake_x, fake_x = loopback_fixtures(…)``.
+    """
+    session_name = "_" + name
+
+    @pytest.fixture(scope="session", name=session_name)
+    def session_server() -> Iterator[Server]:
+        server = server_class()
+        yield server
+        server.close()
+
+    def cleared_server(request: pytest.FixtureRequest) -> Server:
+        server: Server = request.getfixturevalue(session_name)
+        server.clear()
+        return server
+
+    cleared_server.__doc__ = doc
+    return session_server, pytest.fixture(name=name)(cleared_server)

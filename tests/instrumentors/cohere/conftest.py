@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 pytest.importorskip("cohere")
 
 from tests.support.fake_cohere import FakeCohere
+from tests.support.loopback import loopback_fixtures
 
-
-@pytest.fixture(scope="session")
-def _fake_cohere() -> Iterator[FakeCohere]:
-    server = FakeCohere()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_cohere(_fake_cohere: FakeCohere) -> FakeCohere:
-    """A loopback Cohere v2 API recording the requests it gets; empty at the start."""
-    _fake_cohere.clear()
-    return _fake_cohere
+_fake_cohere, fake_cohere = loopback_fixtures(
+    "fake_cohere",
+    FakeCohere,
+    "A loopback Cohere v2 API recording the requests it gets; empty at the start.",
+)

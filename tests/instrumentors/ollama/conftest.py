@@ -1,21 +1,14 @@
-from collections.abc import Iterator
+"""Fixtures of the ollama tests: skipped when the SDK is absent; a loopback fake of its API."""
 
 import pytest
 
 pytest.importorskip("ollama")
 
 from tests.support.fake_ollama import FakeOllama
+from tests.support.loopback import loopback_fixtures
 
-
-@pytest.fixture(scope="session")
-def _fake_ollama() -> Iterator[FakeOllama]:
-    server = FakeOllama()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_ollama(_fake_ollama: FakeOllama) -> FakeOllama:
-    """A loopback Ollama API (JSON and NDJSON) with no queued replies or requests."""
-    _fake_ollama.clear()
-    return _fake_ollama
+_fake_ollama, fake_ollama = loopback_fixtures(
+    "fake_ollama",
+    FakeOllama,
+    "A loopback Ollama API (JSON and NDJSON) with no queued replies or requests.",
+)
