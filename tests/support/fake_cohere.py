@@ -14,11 +14,10 @@ prefix), ``tool_calls``, ``cut`` (a stream whose connection drops after the firs
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
-from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
+from tests.support.loopback import Exchange, ReceivedRequest, ScenarioServer
 
 TEXT = "Hello from the fake Command."
 TEXT_CHUNKS = ("Hello", " from the", " fake Command.")
@@ -39,27 +38,15 @@ TOOL_ARGUMENTS = '{"city":"Paris"}'
 TOOL_ARGUMENT_CHUNKS = ('{"city"', ':"Par', 'is"}')
 
 
-class FakeCohere(LoopbackServer):
+class FakeCohere(ScenarioServer):
     """Serves the v2 API on ``127.0.0.1``, on a free port, in a daemon thread."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._ids = itertools.count(1)
-        self.base_url = self.origin
-
-    def scenario_url(self, scenario: str = "text") -> str:
-        """The server URL a client uses to get ``scenario``'s answers."""
-        return f"{self.origin}/scenario/{scenario}"
 
     def _next_id(self) -> str:
         return f"fake-{next(self._ids):08d}-cohere"
 
     def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
         body = request.body if isinstance(request.body, dict) else {}
-        scenario, path = "text", request.path
-        if path.startswith("/scenario/"):
-            _, _, scenario, path = path.split("/", 3)
-            path = "/" + path
+        scenario, path = self.scenario_of(request.path)
         if scenario.startswith("status_"):
             status = int(scenario.removeprefix("status_"))
             exchange.send_json(status, {"id": "fake-error", "message": "fake error"})
@@ -73,20 +60,9 @@ class FakeCohere(LoopbackServer):
                 f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
                 for event in stream_events(scenario, self._next_id())
             ]
-            _send_events(exchange, events, scenario)
+            exchange.send_events(events, cut=scenario == "cut")
         else:
             exchange.send_json(200, chat(scenario, self._next_id()))
-
-
-def _send_events(exchange: Exchange, events: list[str], scenario: str) -> None:
-    """Each event flushed as a chunk of its own; ``cut`` drops the connection after the first."""
-    exchange.start_chunks(200, "text/event-stream")
-    for number, event in enumerate(events):
-        exchange.chunk(event.encode())
-        if scenario == "cut" and number == 0:
-            exchange.drop()
-            return
-    exchange.end_chunks()
 
 
 def finish_reason(scenario: str) -> str:

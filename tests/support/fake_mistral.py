@@ -15,11 +15,10 @@ JSON (``response_format``) gets ``JSON_TEXT``. Every request is recorded.
 
 from __future__ import annotations
 
-import itertools
 import json
 from typing import Any
 
-from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
+from tests.support.loopback import Exchange, ReceivedRequest, ScenarioServer
 
 TEXT = "Bonjour from the fake Mistral."
 TEXT_CHUNKS = ("Bonjour", " from the", " fake Mistral.")
@@ -32,27 +31,15 @@ TOOL_NAME = "get_weather"
 TOOL_ARGUMENTS = '{"city": "Paris"}'
 
 
-class FakeMistral(LoopbackServer):
+class FakeMistral(ScenarioServer):
     """Serves the API on ``127.0.0.1``, on a free port, in a daemon thread."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._ids = itertools.count(1)
-        self.base_url = self.origin
-
-    def scenario_url(self, scenario: str = "text") -> str:
-        """The server URL a client uses to get ``scenario``'s answers."""
-        return f"{self.origin}/scenario/{scenario}"
 
     def _next_id(self) -> str:
         return f"cmpl-fake{next(self._ids):08d}"
 
     def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
         body = request.body if isinstance(request.body, dict) else {}
-        scenario, path = "text", request.path
-        if path.startswith("/scenario/"):
-            _, _, scenario, path = path.split("/", 3)
-            path = "/" + path
+        scenario, path = self.scenario_of(request.path)
         if scenario.startswith("status_"):
             status = int(scenario.removeprefix("status_"))
             error = {"object": "error", "message": "fake error", "type": "fake_error"}
@@ -71,20 +58,9 @@ class FakeMistral(LoopbackServer):
                 f"data: {json.dumps(chunk)}\n\n"
                 for chunk in stream_chunks(scenario, self._next_id(), model)
             ]
-            _send_events(exchange, [*events, "data: [DONE]\n\n"], scenario)
+            exchange.send_events([*events, "data: [DONE]\n\n"], cut=scenario == "cut")
         else:
             exchange.send_json(200, completion(scenario, self._next_id(), model))
-
-
-def _send_events(exchange: Exchange, events: list[str], scenario: str) -> None:
-    """Each event flushed as a chunk of its own; ``cut`` drops the connection after the first."""
-    exchange.start_chunks(200, "text/event-stream")
-    for number, event in enumerate(events):
-        exchange.chunk(event.encode())
-        if scenario == "cut" and number == 0:
-            exchange.drop()
-            return
-    exchange.end_chunks()
 
 
 def _message(scenario: str) -> dict[str, Any]:

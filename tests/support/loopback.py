@@ -4,13 +4,15 @@ A ``LoopbackServer`` listens on a free port of 127.0.0.1, answers from daemon th
 HTTP/1.1 keep-alive (as SDK connection pools expect), and records each request it reads. A fake
 (of the OpenAI API, of Anthropic's, a plain recording server…) subclasses it and implements
 ``answer``, writing its response with the ``Exchange`` helpers: JSON, raw bytes, a chunked body
-(server-sent events, NDJSON, AWS event streams) or a dropped connection. ``loopback_fixtures``
+(server-sent events, NDJSON, AWS event streams) or a dropped connection. A ``ScenarioServer``
+chooses its reply by a path prefix. ``loopback_fixtures``
 declares the pytest fixtures of one such server.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import sys
@@ -108,6 +110,17 @@ class Exchange(BaseHTTPRequestHandler):
     def end_chunks(self) -> None:
         self.chunk(b"")
 
+    def send_events(self, events: list[str], cut: bool = False) -> None:
+        """Server-sent events, each flushed as a chunk of its own; ``cut`` drops the connection
+        after the first."""
+        self.start_chunks(200, "text/event-stream")
+        for number, event in enumerate(events):
+            self.chunk(event.encode())
+            if cut and number == 0:
+                self.drop()
+                return
+        self.end_chunks()
+
     def drop(self) -> None:
         """Close the connection abruptly, mid-response."""
         self.wfile.flush()
@@ -178,6 +191,28 @@ class LoopbackServer:
     def _record(self, request: ReceivedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+
+class ScenarioServer(LoopbackServer):
+    """A fake whose reply is chosen by a path prefix, ``/scenario/<name>/…`` (``text`` without
+    one), so a client only needs its base URL (``scenario_url(name)``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids = itertools.count(1)  # numbers the response ids
+        self.base_url = self.origin
+
+    def scenario_url(self, scenario: str = "text") -> str:
+        """The server URL a client uses to get ``scenario``'s answers."""
+        return f"{self.origin}/scenario/{scenario}"
+
+    @staticmethod
+    def scenario_of(path: str) -> tuple[str, str]:
+        """(the scenario, the API path) of a request path."""
+        if path.startswith("/scenario/"):
+            _, _, scenario, path = path.split("/", 3)
+            return scenario, "/" + path
+        return "text", path
 
 
 Server = TypeVar("Server", bound=LoopbackServer)
