@@ -11,11 +11,10 @@ any status and body, any list of lines, a connection dropped mid-stream.
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
+from tests.support.loopback import Exchange, QueuedRepliesServer, ReceivedRequest
 
 CREATED_AT = "2026-11-30T12:00:00.000000Z"
 PIECES = ("Hello", " from", " Ollama!")
@@ -35,28 +34,15 @@ class Reply:
     """Close the connection abruptly after this many lines."""
 
 
-class FakeOllama(LoopbackServer):
+class FakeOllama(QueuedRepliesServer[Reply]):
     """The server, on a free loopback port, answering from a daemon thread."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._replies: deque[Reply] = deque()
         self.host = self.origin  # what ``ollama.Client(host=...)`` takes
 
-    def reply(self, *replies: Reply) -> None:
-        """Answer the next requests with these, in order (then plausibly again)."""
-        with self._lock:
-            self._replies.extend(replies)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._replies.clear()
-        super().clear()
-
     def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else None
-        reply = reply or default_reply(request)
+        reply = self.next_reply() or default_reply(request)
         if reply.lines is None:
             exchange.send_json(reply.status, reply.body)
             return

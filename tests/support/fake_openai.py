@@ -19,13 +19,12 @@ import base64
 import json
 import struct
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from tests.support.loopback import Exchange, LoopbackServer, ReceivedRequest
+from tests.support.loopback import Exchange, QueuedRepliesServer, ReceivedRequest
 
 CREATED = 1_700_000_000
 TEXT = "Hello from the fake server!"
@@ -51,28 +50,15 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeOpenAI(LoopbackServer):
+class FakeOpenAI(QueuedRepliesServer[Reply]):
     """The server, on a free loopback port, answering from a daemon thread."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._replies: deque[Reply] = deque()
         self.base_url = f"{self.origin}/v1"
 
-    def reply(self, *replies: Reply) -> None:
-        """Answer the next requests with these, in order (then plausibly again)."""
-        with self._lock:
-            self._replies.extend(replies)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._replies.clear()
-        super().clear()
-
     def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else None
-        reply = reply or default_reply(request)
+        reply = self.next_reply() or default_reply(request)
         headers = {"x-request-id": "req_fake", **reply.headers}
         if reply.events is None:
             if reply.delay:

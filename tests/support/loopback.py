@@ -5,7 +5,8 @@ HTTP/1.1 keep-alive (as SDK connection pools expect), and records each request i
 (of the OpenAI API, of Anthropic's, a plain recording server…) subclasses it and implements
 ``answer``, writing its response with the ``Exchange`` helpers: JSON, raw bytes, a chunked body
 (server-sent events, NDJSON, AWS event streams) or a dropped connection. A ``ScenarioServer``
-chooses its reply by a path prefix. ``loopback_fixtures``
+chooses its reply by a path prefix, a ``QueuedRepliesServer`` answers with the replies a test
+queued. ``loopback_fixtures``
 declares the pytest fixtures of one such server.
 """
 
@@ -17,10 +18,11 @@ import json
 import socket
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pytest
 
@@ -191,6 +193,32 @@ class LoopbackServer:
     def _record(self, request: ReceivedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+
+
+Reply = TypeVar("Reply")
+
+
+class QueuedRepliesServer(LoopbackServer, Generic[Reply]):
+    """A fake answering with the replies a test queued, in order (then with its default)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._replies: deque[Reply] = deque()
+
+    def reply(self, *replies: Reply) -> None:
+        """Answer the next requests with these, in order (then plausibly again)."""
+        with self._lock:
+            self._replies.extend(replies)
+
+    def next_reply(self) -> Reply | None:
+        """The next queued reply, or None when the queue is empty."""
+        with self._lock:
+            return self._replies.popleft() if self._replies else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._replies.clear()
+        super().clear()
 
 
 class ScenarioServer(LoopbackServer):
