@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.loopback import Exchange, ReceivedRequest, ScenarioServer
+from tests.support.loopback import Exchange, ScenarioServer
 
 TEXT = "Hello from the fake Command."
 TEXT_CHUNKS = ("Hello", " from the", " fake Command.")
@@ -41,16 +41,14 @@ TOOL_ARGUMENT_CHUNKS = ('{"city"', ':"Par', 'is"}')
 class FakeCohere(ScenarioServer):
     """Serves the v2 API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
+    error_body = {"id": "fake-error", "message": "fake error"}
+
     def _next_id(self) -> str:
         return f"fake-{next(self._ids):08d}-cohere"
 
-    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
-        body = request.body if isinstance(request.body, dict) else {}
-        scenario, path = self.scenario_of(request.path)
-        if scenario.startswith("status_"):
-            status = int(scenario.removeprefix("status_"))
-            exchange.send_json(status, {"id": "fake-error", "message": "fake error"})
-            return
+    def answer_scenario(
+        self, exchange: Exchange, scenario: str, path: str, body: dict[str, Any]
+    ) -> None:
         if path.startswith("/v2/embed"):
             exchange.send_json(200, embed(body, self._next_id()))
         elif path.startswith("/v2/rerank"):

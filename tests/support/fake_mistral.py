@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.support.loopback import Exchange, ReceivedRequest, ScenarioServer
+from tests.support.loopback import Exchange, ScenarioServer
 
 TEXT = "Bonjour from the fake Mistral."
 TEXT_CHUNKS = ("Bonjour", " from the", " fake Mistral.")
@@ -34,17 +34,14 @@ TOOL_ARGUMENTS = '{"city": "Paris"}'
 class FakeMistral(ScenarioServer):
     """Serves the API on ``127.0.0.1``, on a free port, in a daemon thread."""
 
+    error_body = {"object": "error", "message": "fake error", "type": "fake_error"}
+
     def _next_id(self) -> str:
         return f"cmpl-fake{next(self._ids):08d}"
 
-    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
-        body = request.body if isinstance(request.body, dict) else {}
-        scenario, path = self.scenario_of(request.path)
-        if scenario.startswith("status_"):
-            status = int(scenario.removeprefix("status_"))
-            error = {"object": "error", "message": "fake error", "type": "fake_error"}
-            exchange.send_json(status, error)
-            return
+    def answer_scenario(
+        self, exchange: Exchange, scenario: str, path: str, body: dict[str, Any]
+    ) -> None:
         model = body.get("model", "unknown")
         if scenario == "text" and (body.get("response_format") or {}).get("type") in (
             "json_schema",

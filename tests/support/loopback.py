@@ -223,7 +223,10 @@ class QueuedRepliesServer(LoopbackServer, Generic[Reply]):
 
 class ScenarioServer(LoopbackServer):
     """A fake whose reply is chosen by a path prefix, ``/scenario/<name>/…`` (``text`` without
-    one), so a client only needs its base URL (``scenario_url(name)``)."""
+    one), so a client only needs its base URL (``scenario_url(name)``); ``status_<code>`` answers
+    that HTTP status with ``error_body``. Subclasses implement ``answer_scenario``."""
+
+    error_body: dict[str, Any] = {"message": "fake error"}
 
     def __init__(self) -> None:
         super().__init__()
@@ -234,13 +237,22 @@ class ScenarioServer(LoopbackServer):
         """The server URL a client uses to get ``scenario``'s answers."""
         return f"{self.origin}/scenario/{scenario}"
 
-    @staticmethod
-    def scenario_of(path: str) -> tuple[str, str]:
-        """(the scenario, the API path) of a request path."""
+    def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
+        body = request.body if isinstance(request.body, dict) else {}
+        scenario, path = "text", request.path
         if path.startswith("/scenario/"):
             _, _, scenario, path = path.split("/", 3)
-            return scenario, "/" + path
-        return "text", path
+            path = "/" + path
+        if scenario.startswith("status_"):
+            exchange.send_json(int(scenario.removeprefix("status_")), self.error_body)
+            return
+        self.answer_scenario(exchange, scenario, path, body)
+
+    def answer_scenario(
+        self, exchange: Exchange, scenario: str, path: str, body: dict[str, Any]
+    ) -> None:
+        """Write the response to a request for ``path`` (the prefix removed) in ``scenario``."""
+        raise NotImplementedError
 
 
 Server = TypeVar("Server", bound=LoopbackServer)
