@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from llmtrace_agent.toolkit import genai, semconv
 from llmtrace_agent.toolkit.openai_shapes import content as openai_content
-from llmtrace_agent.toolkit.openai_shapes.chat import record_chat_input
-from llmtrace_agent.toolkit.readers import as_float, as_int, as_list, as_str, as_str_list, field
+from llmtrace_agent.toolkit.openai_shapes.chat import record_chat_input, sampling_attributes
+from llmtrace_agent.toolkit.readers import as_int, as_list, as_str, as_str_list, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,19 +82,10 @@ class ChatOperation(CohereOperation):
         # Hot path: every call.
         get = kwargs.get
         attributes: dict[str, object] = {}
-        for key, name in _SAMPLING:
-            value = as_float(get(key))
-            if value is not None:
-                attributes[name] = value
+        sampling_attributes(kwargs, attributes, _SAMPLING, "stop_sequences", None)
         max_tokens = as_int(get("max_tokens"))
         if max_tokens is not None:
             attributes[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        seed = as_int(get("seed"))
-        if seed is not None:
-            attributes[semconv.GEN_AI_REQUEST_SEED] = seed
-        stop = as_str_list(get("stop_sequences"))
-        if stop:
-            attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
         response_format = get("response_format")
         if response_format is not None:
             kind = field(response_format, "type")

@@ -19,24 +19,34 @@ _SAMPLING = (
 )
 
 
-def sampling_attributes(kwargs: Mapping[str, object], attributes: dict[str, object]) -> None:
-    """temperature, top_p, penalties, seed, stop sequences and choice count, where given."""
+def sampling_attributes(
+    kwargs: Mapping[str, object],
+    attributes: dict[str, object],
+    floats: tuple[tuple[str, str], ...] = _SAMPLING,
+    stop_key: str = "stop",
+    choice_count_key: str | None = "n",
+) -> None:
+    """temperature, top_p, penalties, seed, stop sequences and choice count, where given.
+
+    A provider naming them otherwise passes its own ``floats`` (argument, attribute) pairs, stop
+    argument and choice-count argument (None: it has none)."""
     get = kwargs.get
-    for key, name in _SAMPLING:
+    for key, name in floats:
         value = as_float(get(key))
         if value is not None:
             attributes[name] = value
     seed = as_int(get("seed"))
     if seed is not None:
         attributes[semconv.GEN_AI_REQUEST_SEED] = seed
-    stop = get("stop")
+    stop = get(stop_key)
     if stop is not None:
         sequences = as_str_list(stop)
         if sequences:
             attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = sequences
-    choices = as_int(get("n"))
-    if choices is not None and choices != 1:
-        attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choices
+    if choice_count_key is not None:
+        choices = as_int(get(choice_count_key))
+        if choices is not None and choices != 1:
+            attributes[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = choices
 
 
 def chat_request_attributes(kwargs: Mapping[str, object], attributes: dict[str, object]) -> None:
