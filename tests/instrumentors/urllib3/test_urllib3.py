@@ -9,12 +9,14 @@ from tests.support.agent import InProcessAgent
 from tests.support.http_server import RecordingHTTPServer, refused_url, traceparent_ids
 
 SCOPE = "llmtrace_agent.urllib3"
+# urllib3.request() exists from 2.0 on; a PoolManager sends the same way on 1.26 (the oldest).
+http = urllib3.PoolManager()
 
 
 def test_request_records_a_client_span_with_the_stable_http_attributes(
     agent: InProcessAgent, http_server: RecordingHTTPServer
 ) -> None:
-    urllib3.request("GET", http_server.url("/items?color=blue"))
+    http.request("GET", http_server.url("/items?color=blue"))
     (span,) = agent.spans(1, name="GET")
     assert span.kind == "CLIENT"
     assert span.scope == SCOPE
@@ -58,7 +60,7 @@ def test_lower_case_method_is_recorded_canonical_with_the_original(
     agent: InProcessAgent, http_server: RecordingHTTPServer
 ) -> None:
     with urllib3.HTTPConnectionPool("127.0.0.1", http_server.port) as pool:
-        pool.urlopen("get", "/")  # urllib3.request() would upper-case it; urlopen sends it as is
+        pool.urlopen("get", "/")  # http.request() would upper-case it; urlopen sends it as is
     (span,) = agent.spans(1, name="GET")
     assert span.attributes["http.request.method"] == "GET"
     assert span.attributes["http.request.method_original"] == "get"
@@ -70,7 +72,7 @@ def test_known_methods_setting_decides_what_is_other(
     agent: InProcessAgent, http_server: RecordingHTTPServer, known: tuple[str, ...] | None
 ) -> None:
     with agent.configured(http_known_methods=known):
-        urllib3.request("PROPFIND", http_server.url("/dav"))
+        http.request("PROPFIND", http_server.url("/dav"))
     if known is None:
         (span,) = agent.spans(1, name="HTTP")
         assert span.attributes["http.request.method"] == "_OTHER"
@@ -84,7 +86,7 @@ def test_known_methods_setting_decides_what_is_other(
 def test_each_redirect_hop_is_its_own_span_with_its_resend_count(
     agent: InProcessAgent, http_server: RecordingHTTPServer
 ) -> None:
-    assert urllib3.request("GET", http_server.url("/redirect/2")).status == 200
+    assert http.request("GET", http_server.url("/redirect/2")).status == 200
     spans = sorted(agent.spans(3, name="GET"), key=lambda s: s.start_ns)
     assert [s.attributes["url.full"] for s in spans] == [
         http_server.url(f"/redirect/{n}") for n in (2, 1, 0)
@@ -96,7 +98,7 @@ def test_each_redirect_hop_is_its_own_span_with_its_resend_count(
 
 def test_retries_of_a_refused_connection_are_one_error_span(agent: InProcessAgent) -> None:
     with pytest.raises(urllib3.exceptions.MaxRetryError):
-        urllib3.request("GET", refused_url(), retries=urllib3.Retry(connect=2))
+        http.request("GET", refused_url(), retries=urllib3.Retry(connect=2))
     agent.flush()
     (span,) = agent.spans(1, name="GET")
     agent.flush()
@@ -108,7 +110,7 @@ def test_retries_of_a_refused_connection_are_one_error_span(agent: InProcessAgen
 def test_server_error_makes_the_span_an_error(
     agent: InProcessAgent, http_server: RecordingHTTPServer
 ) -> None:
-    urllib3.request("GET", http_server.url("/status/502"))
+    http.request("GET", http_server.url("/status/502"))
     (span,) = agent.spans(1, name="GET")
     assert span.status_code == "ERROR"
     assert span.attributes["error.type"] == "502"
