@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from llmtrace_agent._runtime.builtin_table import BUILTINS
 

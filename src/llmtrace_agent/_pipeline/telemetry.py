@@ -71,6 +71,9 @@ def install_global_providers() -> None:
             metrics_api.get_meter_provider(), metrics_api._internal._ProxyMeterProvider
         ):
             metrics_api.set_meter_provider(_LazyMeterProvider())
+        from llmtrace_agent._pipeline import signals
+
+        signals.install(shutdown)  # a SIGTERM'd server still exports its last requests
 
 
 def sdk_tracer_provider() -> TracerProvider:

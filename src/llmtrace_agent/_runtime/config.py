@@ -310,6 +310,44 @@ SETTINGS: tuple[Setting, ...] = (
         "the RFC 9110 methods, PATCH and QUERY",
     ),
     Setting(
+        "server_exclude_urls",
+        "LLMTRACE_SERVER_EXCLUDE_URLS",
+        _regexes,
+        (),
+        "Comma list of regular expressions; incoming requests whose URL (`scheme://host/path`) "
+        "matches one get no server span (health checks, metrics scrapes).",
+    ),
+    Setting(
+        "otel_excluded_urls",
+        "OTEL_PYTHON_EXCLUDED_URLS",
+        _regexes,
+        (),
+        "OpenTelemetry's name for the same list; both apply.",
+    ),
+    Setting(
+        "server_capture_query",
+        "LLMTRACE_SERVER_CAPTURE_QUERY",
+        _bool,
+        False,
+        "Record an incoming request's query string as `url.query` (signed-URL and API-key "
+        "values redacted).",
+    ),
+    Setting(
+        "server_request_headers",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST",
+        _names,
+        (),
+        "Comma list of incoming request headers to record as `http.request.header.<name>` "
+        "(credentials and cookies never are).",
+    ),
+    Setting(
+        "server_response_headers",
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE",
+        _names,
+        (),
+        "Comma list of response headers to record as `http.response.header.<name>`.",
+    ),
+    Setting(
         "config_file",
         "LLMTRACE_CONFIG",
         _text,
@@ -483,6 +521,11 @@ class Config:
     http_under_llm: bool
     http_exclude_urls: tuple[str, ...]
     http_known_methods: tuple[str, ...] | None
+    server_exclude_urls: tuple[str, ...]
+    otel_excluded_urls: tuple[str, ...]
+    server_capture_query: bool
+    server_request_headers: tuple[str, ...]
+    server_response_headers: tuple[str, ...]
     config_file: str | None
     propagate_attributes: bool
     shutdown_timeout: float

@@ -27,16 +27,26 @@ from opentelemetry.semconv._incubating.attributes.session_attributes import (
     SESSION_ID as _SESSION_ID,
 )
 from opentelemetry.semconv._incubating.attributes.user_attributes import USER_ID as _USER_ID
+from opentelemetry.semconv.attributes.client_attributes import CLIENT_ADDRESS
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import (
+    HTTP_REQUEST_HEADER_TEMPLATE,
     HTTP_REQUEST_METHOD,
     HTTP_REQUEST_METHOD_ORIGINAL,
     HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_HEADER_TEMPLATE,
     HTTP_RESPONSE_STATUS_CODE,
+    HTTP_ROUTE,
 )
 from opentelemetry.semconv.attributes.network_attributes import NETWORK_PROTOCOL_VERSION
 from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
-from opentelemetry.semconv.attributes.url_attributes import URL_FULL
+from opentelemetry.semconv.attributes.url_attributes import (
+    URL_FULL,
+    URL_PATH,
+    URL_QUERY,
+    URL_SCHEME,
+)
+from opentelemetry.semconv.attributes.user_agent_attributes import USER_AGENT_ORIGINAL
 
 # --- GenAI client inference spans -------------------------------------------------------------
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
@@ -109,6 +119,11 @@ GEN_AI_USAGE_COST = "gen_ai.usage.cost"
 """Cost of the call in USD (float). The conventions define none; this is the name Langfuse reads
 for cost, so the number shows up there without mapping."""
 
+CLIENT_DISCONNECTED_EVENT = "http.client_disconnected"
+"""Event on a server span whose client went away before the response was complete (a closed
+browser tab during a streamed answer). The HTTP conventions define none; the span keeps its
+status (the server did not fail), and the event's timestamp says when it happened."""
+
 # --- Your own code: observe() and attributes() ---------------------------------------------------
 # session.id and user.id are the semantic conventions' own (session and user registries); Langfuse
 # and Phoenix both read them. The rest is what both read where the conventions say nothing.
@@ -132,10 +147,14 @@ form."""
 __all__ = [
     "AWS_BEDROCK_GUARDRAIL_ID",
     "AWS_REQUEST_ID",
+    "CLIENT_ADDRESS",
+    "CLIENT_DISCONNECTED_EVENT",
     "ERROR_TYPE",
+    "HTTP_REQUEST_HEADER_TEMPLATE",
     "HTTP_REQUEST_METHOD",
     "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_REQUEST_RESEND_COUNT",
+    "HTTP_RESPONSE_HEADER_TEMPLATE",
     "HTTP_RESPONSE_STATUS_CODE",
     "MESSAGING_CLIENT_ID",
     "MESSAGING_DESTINATION_NAME",
@@ -143,10 +162,15 @@ __all__ = [
     "MESSAGING_OPERATION_NAME",
     "MESSAGING_OPERATION_TYPE",
     "MESSAGING_SYSTEM",
+    "HTTP_ROUTE",
     "NETWORK_PROTOCOL_VERSION",
     "SERVER_ADDRESS",
     "SERVER_PORT",
     "URL_FULL",
+    "URL_PATH",
+    "URL_QUERY",
+    "URL_SCHEME",
+    "USER_AGENT_ORIGINAL",
     *(name for name in list(globals()) if name.startswith(("GEN_AI_", "OPENAI_", "CELERY_"))),
     "INPUT_MIME_TYPE",
     "INPUT_VALUE",

@@ -1,0 +1,54 @@
+"""Flush before a terminating signal kills the process: SIGTERM (Docker, Kubernetes, systemd)
+and SIGINT when nothing handles it.
+
+A signal whose handler is the default (``SIG_DFL``) ends the process at once: no ``atexit``, so
+the spans of the last requests are lost. Servers make this the common case: uvicorn captures
+SIGTERM/SIGINT for its graceful shutdown, then restores the previous handler and raises the
+signal again, and multiprocessing's workers (uvicorn ``--workers N``, which the master stops with
+SIGTERM) leave the same way. So where the handler is still the default at start-up, the agent
+installs one that flushes and shuts the exporters down (bounded by ``LLMTRACE_SHUTDOWN_TIMEOUT``),
+then restores the default and raises the signal again: the process dies as it would have, with
+the same exit status, after its telemetry left. A handler the application sets later replaces
+ours and keeps its own behaviour; servers that save and restore handlers (uvicorn) restore ours.
+Forked children inherit the handler.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT") if hasattr(signal, name))
+_shutdown: Callable[[], object] | None = None
+
+
+def install(shutdown: Callable[[], object]) -> None:
+    """Flush through ``shutdown`` before a default-handled SIGTERM or SIGINT ends the process.
+
+    Only from the main thread (the only one that may set handlers); a no-op elsewhere.
+    """
+    global _shutdown
+    if threading.current_thread() is not threading.main_thread():
+        return
+    _shutdown = shutdown
+    for signum in _SIGNALS:
+        try:
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                signal.signal(signum, _flush_then_die)
+        except (OSError, ValueError):  # an embedded interpreter without signal support
+            pass
+
+
+def _flush_then_die(signum: int, frame: FrameType | None) -> None:
+    try:
+        if _shutdown is not None:
+            _shutdown()
+    finally:
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)

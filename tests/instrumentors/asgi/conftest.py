@@ -1,0 +1,4 @@
+import pytest
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("fastapi")

@@ -1,0 +1,1 @@
+"""Applications the server-span tests serve under ``llmtrace-run`` (run from this folder)."""

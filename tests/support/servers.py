@@ -1,0 +1,123 @@
+"""Real web servers started under ``llmtrace-run`` for the server-span tests, stopped by signal."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from tests.support.agent import clean_env
+from tests.support.otlp_receiver import OTLPReceiver
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TracedServer:
+    """``llmtrace-run <command>`` serving on ``port`` in ``cwd``, exporting to ``receiver``.
+
+    The launcher execs the command, so ``process.pid`` is the server's (master's) pid.
+    """
+
+    def __init__(
+        self,
+        command: list[str],
+        port: int,
+        receiver: OTLPReceiver,
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        ready_path: str = "/",
+    ) -> None:
+        self.port = port
+        self.log_path = cwd / f"server-{port}.log"
+        settings = {
+            "LLMTRACE_RAISE_INTERNAL_ERRORS": "true",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_METRICS_EXPORTER": "none",
+            "PYTHONPATH": str(cwd),
+        }
+        settings.update(env or {})
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "llmtrace_agent", "--", *command],
+                env=clean_env(settings),
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_ready(ready_path)
+
+    def _wait_ready(self, path: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"server exited {self.process.returncode}:\n{self.output}")
+            try:
+                self.get(path, timeout=1.0)
+                return
+            except OSError:
+                time.sleep(0.1)
+        self.stop(signal.SIGKILL)
+        raise AssertionError(f"server not ready after {timeout}s:\n{self.output}")
+
+    @property
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        timeout: float = 10.0,
+    ) -> tuple[int, bytes]:
+        """One HTTP/1.1 request on a fresh connection: (status, body)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            connection.request(method, path, body=body, headers=dict(headers or {}))
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def get(self, path: str, headers: Mapping[str, str] | None = None, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+        return self.request("GET", path, headers, timeout=timeout)
+
+    def read_first_bytes_then_disconnect(self, path: str, count: int = 1) -> bytes:
+        """Start a streamed GET, read ``count`` body bytes, then drop the connection."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode())
+            received = b""
+            while b"\r\n\r\n" not in received or len(received.split(b"\r\n\r\n", 1)[1]) < count:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+            return received
+        finally:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send ``signum`` to the server (its master), wait for it to exit: its return code."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signum)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"server ignored signal {signum}:\n{self.output}") from None
