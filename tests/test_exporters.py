@@ -189,6 +189,30 @@ def test_console_shows_model_tokens_and_cost_of_llm_spans() -> None:
     )
 
 
+def test_console_shows_method_target_and_status_of_http_spans() -> None:
+    app = """
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+        from llmtrace_agent.toolkit import semconv
+        tracer = trace.get_tracer("app")
+        server = {semconv.URL_PATH: "/ask/rain", semconv.HTTP_ROUTE: "/ask/{topic}",
+                  semconv.HTTP_RESPONSE_STATUS_CODE: 200}
+        unrouted = {semconv.URL_PATH: "/static/app.js", semconv.HTTP_RESPONSE_STATUS_CODE: 404}
+        client = {semconv.URL_FULL: "https://api.weather.test/forecast?key=REDACTED&q=x",
+                  semconv.HTTP_RESPONSE_STATUS_CODE: 200}
+        with tracer.start_as_current_span("POST /ask/{topic}", kind=SpanKind.SERVER,
+                                          attributes=server):
+            with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes=client):
+                pass
+        with tracer.start_as_current_span("GET", kind=SpanKind.SERVER, attributes=unrouted):
+            pass
+    """
+    lines = console_output(app).splitlines()
+    assert re.fullmatch(rf"└─ POST /ask/{{topic}}  {DURATION}  200", lines[1])
+    assert re.fullmatch(rf"   └─ GET api\.weather\.test/forecast  {DURATION}  200", lines[2])
+    assert re.fullmatch(rf"└─ GET /static/app\.js  {DURATION}  404", lines[4])
+
+
 def test_console_prints_separate_trees_for_separate_traces() -> None:
     app = """
         from opentelemetry import trace

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from urllib.parse import urlsplit
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode
@@ -16,7 +17,7 @@ from llmtrace_agent.toolkit import semconv
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import TextIO
 
     from opentelemetry.sdk.trace import ReadableSpan
@@ -88,8 +89,8 @@ def _render_level(
 
 def describe_span(span: ReadableSpan) -> str:
     """One line: name, duration, then the attributes worth reading at a glance."""
-    parts = [span.name, _duration(span)]
     attributes = span.attributes or {}
+    parts = [_http_name(span.name, attributes), _duration(span)]
     model = attributes.get(semconv.GEN_AI_RESPONSE_MODEL) or attributes.get(
         semconv.GEN_AI_REQUEST_MODEL
     )
@@ -107,11 +108,25 @@ def describe_span(span: ReadableSpan) -> str:
         parts.append(f"cost=${cost:.6f}")
     status_code = attributes.get(semconv.HTTP_RESPONSE_STATUS_CODE)
     if status_code is not None:
-        parts.append(f"status={status_code}")
+        parts.append(str(status_code))
     if span.status.status_code is StatusCode.ERROR:
         error = attributes.get(semconv.ERROR_TYPE) or span.status.description or "error"
         parts.append(f"ERROR {error}")
     return "  ".join(parts)
+
+
+def _http_name(name: str, attributes: Mapping[str, object]) -> str:
+    """An HTTP span's name with what it reached: ``GET api.weather.test/forecast`` for a client
+    span (host and path, never the query), the path for a server span the framework gave no route
+    (``GET /static/app.js``). Other spans keep their name."""
+    url = attributes.get(semconv.URL_FULL)
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        return f"{name} {parts.hostname or ''}{parts.path or '/'}"
+    path = attributes.get(semconv.URL_PATH)
+    if isinstance(path, str) and semconv.HTTP_ROUTE not in attributes and " " not in name:
+        return f"{name} {path}"
+    return name
 
 
 def _duration(span: ReadableSpan) -> str:
