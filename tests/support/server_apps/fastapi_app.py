@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import openai
 from fastapi import APIRouter, BackgroundTasks, FastAPI, WebSocket
@@ -25,16 +26,25 @@ def health() -> dict[str, bool]:
 
 
 @app.post("/ask/{topic}")
-def ask(topic: str) -> dict[str, str]:
+def ask(topic: str, wait: float = 0) -> dict[str, object]:
     """A sync endpoint: FastAPI runs it in a thread pool."""
+    time.sleep(wait)  # a busy worker leaves the next request to another one
     reply = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-    return {"topic": topic, "answer": reply.choices[0].message.content or ""}
+    return {"topic": topic, "answer": reply.choices[0].message.content or "", "pid": os.getpid()}
 
 
 @api.get("/async/{topic}")
 async def ask_async(topic: str) -> dict[str, str]:
     reply = await async_client.chat.completions.create(model="gpt-4o-async", messages=MESSAGES)
     return {"topic": topic, "answer": reply.choices[0].message.content or ""}
+
+
+@app.post("/busy/{topic}")
+async def busy(topic: str, wait: float = 0) -> dict[str, object]:
+    """Blocks its worker's event loop for ``wait`` seconds: the next connection goes to another."""
+    time.sleep(wait)
+    reply = await async_client.chat.completions.create(model="gpt-4o-busy", messages=MESSAGES)
+    return {"topic": topic, "answer": reply.choices[0].message.content or "", "pid": os.getpid()}
 
 
 def summarise() -> None:
