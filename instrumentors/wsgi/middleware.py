@@ -1,8 +1,8 @@
-"""The WSGI middleware: one SERVER span per request, from the app call to the body's ``close``.
+"""The WSGI middleware: one SERVER span per request, from the app call to the body's end.
 
 A WSGI response body is produced after the application returns, while the server iterates it
 (Flask's ``stream_with_context``, a generator relaying an LLM stream): the span stays open until
-the server closes the body, and is current during each chunk, so the LLM calls made while
+the body is exhausted (or closed), and is current during each chunk, so the LLM calls made while
 streaming are under it. A body closed before it was exhausted means the client went away
 (the server closes it when a write fails): recorded as an event. Exceptions are recorded and
 re-raised untouched.
@@ -89,7 +89,10 @@ class TracedBody:
                 self._iterator = iter(self._body)
             return next(self._iterator)
         except StopIteration:
+            # Every chunk before this call was written: the response is out. End here rather than
+            # in close(), which a server stopped right after the answer may never reach.
             request.complete = True
+            request.end()
             raise
         except BaseException as exc:
             request.end(exc)

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,11 +40,12 @@ class TracedServer:
         ready_path: str = "/",
     ) -> None:
         self.port = port
-        self.log_path = cwd / f"server-{port}.log"
+        self.log_path = Path(tempfile.mkdtemp(prefix="llmtrace-server-")) / "server.log"
         settings = {
             "LLMTRACE_RAISE_INTERNAL_ERRORS": "true",
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
-            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            # Nothing leaves before the server stops: only the flush at exit can deliver the spans.
+            "OTEL_BSP_SCHEDULE_DELAY": "60000",
             "OTEL_METRICS_EXPORTER": "none",
             "PYTHONPATH": str(cwd),
         }

@@ -10,7 +10,10 @@ installs one that flushes and shuts the exporters down (bounded by ``LLMTRACE_SH
 then restores the default and raises the signal again: the process dies as it would have, with
 the same exit status, after its telemetry left. A handler the application sets later replaces
 ours and keeps its own behaviour; servers that save and restore handlers (uvicorn) restore ours.
-Forked children inherit the handler.
+Forked children inherit the handler. A server that resets the handlers to the default in its
+workers and re-raises the signal itself after its graceful shutdown (gunicorn's ``UvicornWorker``
+resets them for uvicorn, which then calls ``signal.raise_signal``) is covered too:
+``signal.raise_signal`` flushes first when the signal's handler is the default.
 """
 
 from __future__ import annotations
@@ -37,12 +40,31 @@ def install(shutdown: Callable[[], object]) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     _shutdown = shutdown
+    if not getattr(signal.raise_signal, "_llmtrace", False):
+        signal.raise_signal = _flushing_raise_signal(signal.raise_signal)
     for signum in _SIGNALS:
         try:
             if signal.getsignal(signum) is signal.SIG_DFL:
                 signal.signal(signum, _flush_then_die)
         except (OSError, ValueError):  # an embedded interpreter without signal support
             pass
+
+
+def _flushing_raise_signal(raise_signal: Callable[[int], None]) -> Callable[[int], None]:
+    def flushing_raise_signal(signum: int) -> None:
+        try:
+            if (
+                _shutdown is not None
+                and signum in _SIGNALS
+                and signal.getsignal(signum) is signal.SIG_DFL
+            ):
+                _shutdown()
+        except Exception:  # never in the way of the signal
+            pass
+        raise_signal(signum)
+
+    flushing_raise_signal._llmtrace = True  # type: ignore[attr-defined]
+    return flushing_raise_signal
 
 
 def _flush_then_die(signum: int, frame: FrameType | None) -> None:
