@@ -6,9 +6,11 @@ read what the OTLP receiver got.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from llmtrace_agent.toolkit import semconv
+from tests.support.fake_openai import FakeOpenAI, Reply, chat_chunks
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 from tests.support.servers import TracedServer
 
@@ -25,7 +27,7 @@ class Exchange:
     bodies: dict[str, bytes] = field(default_factory=dict)
 
 
-def send_requests(server: TracedServer, websocket: bool = True) -> Exchange:
+def send_requests(server: TracedServer, fake_openai: FakeOpenAI) -> Exchange:
     exchange = Exchange()
 
     def call(key: str, method: str, path: str, headers: dict[str, str] | None = None) -> None:
@@ -49,12 +51,18 @@ def send_requests(server: TracedServer, websocket: bool = True) -> Exchange:
     call("stream", "GET", "/stream")
     call("sse", "GET", "/sse")
     call("boom", "GET", "/boom")
-    if websocket:
-        from websockets.sync.client import connect
 
-        with connect(f"ws://127.0.0.1:{server.port}/ws/lobby") as socket:
-            socket.send("hello over a socket")
-            exchange.bodies["ws"] = socket.recv(timeout=10).encode()
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{server.port}/ws/lobby") as socket:
+        socket.send("hello over a socket")
+        exchange.bodies["ws"] = socket.recv(timeout=10).encode()
+
+    # A client that leaves in the middle of a slow streamed answer.
+    pieces = tuple(f"piece {index} " for index in range(20))
+    fake_openai.reply(Reply(events=chat_chunks("gpt-4o-slow", pieces=pieces), delay=0.1))
+    exchange.bodies["disconnect"] = server.read_first_bytes_then_disconnect("/sse-slow", 5)
+    time.sleep(1.0)  # the server notices at its next write
     return exchange
 
 

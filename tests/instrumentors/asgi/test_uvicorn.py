@@ -54,10 +54,10 @@ def run(_fake_openai: FakeOpenAI) -> Iterator[Run]:
         ready_path="/health",
     )
     try:
-        exchange = send_requests(server)
+        exchange = send_requests(server, _fake_openai)
     finally:
         code = server.stop(signal.SIGTERM)
-    yield Run(exchange, collect(receiver, 15), code, server.output)
+    yield Run(exchange, collect(receiver, 17), code, server.output)
     receiver.close()
 
 
@@ -77,6 +77,7 @@ def test_one_server_span_per_request_named_after_the_route(run: Run) -> None:
         "GET /api/async/{topic}",
         "GET /boom",
         "GET /sse",
+        "GET /sse-slow",
         "GET /stream",
         "POST /ask/{topic}",
         "POST /background",
@@ -149,3 +150,14 @@ def test_the_framework_adds_no_second_server_span(run: Run) -> None:
     traces = [s.trace_id for s in run.spans if s.kind == "SERVER"]
     assert len(traces) == len(set(traces))
     assert not [s for s in run.spans if s.scope == "fastapi"]
+
+
+def test_a_client_leaving_a_stream_ends_the_request_and_the_llm_stream(run: Run) -> None:
+    assert run.exchange.bodies["disconnect"].startswith(b"HTTP/1.1 200")
+    request = server_span(run.spans, "GET /sse-slow")
+    stream = llm_span(run.spans, "gpt-4o-slow")
+    assert stream.parent_span_id == request.span_id
+    assert [name for name, _ in request.events] == [semconv.CLIENT_DISCONNECTED_EVENT]
+    assert request.status_code == "UNSET"
+    assert request.duration_s < 1.5  # 20 events x 0.1 s: it did not wait for the whole answer
+    assert stream.end_ns <= request.end_ns + 100_000_000

@@ -84,6 +84,21 @@ async def sse() -> StreamingResponse:
     return StreamingResponse(events(), media_type="text/event-stream")
 
 
+@app.get("/sse-slow")
+async def sse_slow() -> StreamingResponse:
+    """Relays a slow LLM stream: the test's client leaves after the first event."""
+
+    async def events():  # type: ignore[no-untyped-def]
+        chunks = await async_client.chat.completions.create(
+            model="gpt-4o-slow", messages=MESSAGES, stream=True
+        )
+        async for chunk in chunks:
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield f"data: {chunk.choices[0].delta.content}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
 @app.get("/boom")
 def boom() -> None:
     raise RuntimeError("the endpoint failed")
