@@ -1,3 +1,5 @@
+"""The asgi instrumentor's tests (servers under llmtrace-run): skipped without uvicorn/FastAPI."""
+
 import pytest
 
 pytest.importorskip("uvicorn")

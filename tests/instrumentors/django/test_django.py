@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from llmtrace_agent.toolkit import semconv
-from tests.instrumentors.asgi.scenario import PARENT_ID, TRACE_ID, TRACEPARENT, collect, server_span
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.otlp_receiver import OTLPReceiver
+from tests.support.server_scenario import PARENT_ID, TRACE_ID, TRACEPARENT, collect, server_span
 from tests.support.servers import TracedServer, free_port
 
-pytest.importorskip("django")
 APPS = Path(__file__).resolve().parents[2] / "support" / "server_apps"
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from llmtrace_agent.toolkit import semconv
-from tests.instrumentors.asgi.scenario import (
+from tests.support.fake_openai import FakeOpenAI
+from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
+from tests.support.server_scenario import (
     PARENT_ID,
     TRACE_ID,
     Exchange,
@@ -20,8 +22,6 @@ from tests.instrumentors.asgi.scenario import (
     send_requests,
     server_span,
 )
-from tests.support.fake_openai import FakeOpenAI
-from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 from tests.support.servers import TracedServer, free_port
 
 APPS = Path(__file__).resolve().parents[2] / "support" / "server_apps"
