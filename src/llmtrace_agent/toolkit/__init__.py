@@ -9,6 +9,7 @@ Its modules are the public API (``__all__`` in each), covered by the compatibili
   content capture, metrics), driven by an ``LLMOperation`` per SDK method.
 - ``readers``: tolerant field readers; ``openai_shapes``: OpenAI's wire shapes, for every
   OpenAI-compatible SDK.
+- ``http_server``: HTTP server spans (context in, route, status, exclusions), for middlewares.
 - ``http_spans``: HTTP client spans, redaction and propagation; ``context_flags``: whether a
   model call or an HTTP request span is open; ``semconv``: attribute names.
 
