@@ -188,7 +188,6 @@ class ServerRequest:
         with internal_errors:
             if self._ended:
                 return
-            self._ended = True
             span = self.span
             route = self.route
             if route is not None:
@@ -206,6 +205,9 @@ class ServerRequest:
                     span.set_attribute(ERROR_TYPE, error_type(type(cause)))
                     span.record_exception(cause)
                 span.set_status(_ERROR)
+            # Last: an exit signal raised in the middle leaves the request for a later end().
+            self._ended = True
+            _open_requests.discard(self)
             span.end()
 
 
@@ -271,6 +273,9 @@ def start_request(
         parent = propagate.extract(headers, context=parent)
     span = tracer.start_span(name, parent, kind=_SERVER, attributes=attributes)  # type: ignore[arg-type]
     request = ServerRequest(span, trace.set_span_in_context(span, parent), name, root_path)
+    if not _open_requests:
+        _end_at_exit()
+    _open_requests.add(request)
     if config.propagate_attributes and "baggage" in headers:
         labels = _labels_from_baggage(parent)
         if labels:
@@ -278,6 +283,28 @@ def start_request(
             span.set_attributes(labels)
             request.labels = labels
     return request
+
+
+_open_requests: set[ServerRequest] = set()
+"""Requests whose span has not ended: a worker told to quit at once (gunicorn's SIGINT/SIGQUIT
+exits from its signal handler) may leave one between sending the answer and ending the span."""
+_exit_hook_registered = False
+
+
+def _end_at_exit() -> None:
+    """Register, once, the exit handler that ends the spans of requests still open. Registered
+    after the tracer provider's own (built by the first span), so it runs before that flush."""
+    global _exit_hook_registered
+    if not _exit_hook_registered:
+        _exit_hook_registered = True
+        import atexit
+
+        atexit.register(_end_open_requests)
+
+
+def _end_open_requests() -> None:
+    for request in _open_requests.copy():  # a copy made atomically: servers may still run
+        request.end()
 
 
 def set_route(template: str, below_root_path: str = "") -> None:
