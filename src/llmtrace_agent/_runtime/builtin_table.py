@@ -17,6 +17,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "anthropic>=0.43,<3",
     ),
     (
+        "asgi",
+        "llmtrace_agent.instrumentors.asgi:ASGIInstrumentor",
+        ("uvicorn", "hypercorn"),
+        None,
+    ),
+    (
         "bedrock",
         "llmtrace_agent.instrumentors.bedrock:BedrockInstrumentor",
         ("botocore",),
@@ -33,6 +39,24 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llmtrace_agent.instrumentors.cohere:CohereInstrumentor",
         ("cohere",),
         "cohere>=5.11,<8",
+    ),
+    (
+        "django",
+        "llmtrace_agent.instrumentors.django:DjangoInstrumentor",
+        ("django",),
+        "django>=4.2",
+    ),
+    (
+        "fastapi",
+        "llmtrace_agent.instrumentors.fastapi:FastAPIInstrumentor",
+        ("fastapi",),
+        "fastapi>=0.110",
+    ),
+    (
+        "flask",
+        "llmtrace_agent.instrumentors.flask:FlaskInstrumentor",
+        ("flask",),
+        "flask>=2.2",
     ),
     (
         "google_genai",
@@ -89,9 +113,21 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "requests>=2.25",
     ),
     (
+        "starlette",
+        "llmtrace_agent.instrumentors.starlette:StarletteInstrumentor",
+        ("starlette",),
+        "starlette>=0.36",
+    ),
+    (
         "urllib3",
         "llmtrace_agent.instrumentors.urllib3:Urllib3Instrumentor",
         ("urllib3",),
         "urllib3>=1.26",
+    ),
+    (
+        "wsgi",
+        "llmtrace_agent.instrumentors.wsgi:WSGIInstrumentor",
+        ("gunicorn", "werkzeug", "wsgiref"),
+        None,
     ),
 )
