@@ -215,6 +215,13 @@ def contenders(sink: Sink, peers: list[str], provider: str = "openai") -> list[C
             ours=True,
         ),
         Contender(
+            "**llmtrace-agent**, LLM span + 2 metrics, no HTTP child span",
+            "ours",
+            [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
+            agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="false"),
+            ours=True,
+        ),
+        Contender(
             "**llmtrace-agent**, defaults (LLM span + HTTP child span + 2 metrics)",
             "ours",
             [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
@@ -248,6 +255,8 @@ CALL_OPS: list[tuple[str, dict[str, object]]] = [
     ("stream1", {"op": "stream", "n": 200, "chunks": 1}),
     ("parsed200", {"op": "parsed-stream", "n": 100, "chunks": 200}),
     ("parsed1", {"op": "parsed-stream", "n": 400, "chunks": 1}),
+    ("unwrapped200", {"op": "unwrapped-stream", "n": 20, "chunks": 200}),
+    ("unwrapped1", {"op": "unwrapped-stream", "n": 200, "chunks": 1}),
 ]
 # Gemini (google-genai) has no pre-parsed form: per_chunk.py measures our per-chunk code there.
 GEMINI_OPS = CALL_OPS[:3]
@@ -297,6 +306,16 @@ def summarise_calls(
         per_parsed_chunk = None
         if "parsed200" in worker.samples:
             per_parsed_chunk = (added("parsed200") - added("parsed1")) / CHUNK_STEP
+        # Same process: the slope through the wrapped method minus the slope through the SDK's
+        # own (``__wrapped__``), both in this worker; ~0 for tracers that do not wrap.
+        per_chunk_same_process = None
+        if "unwrapped200" in worker.samples:
+            per_chunk_same_process = (
+                worker.median_us("stream200")
+                - worker.median_us("stream1")
+                - worker.median_us("unwrapped200")
+                + worker.median_us("unwrapped1")
+            ) / CHUNK_STEP
         rows.append(
             {
                 "label": worker.label,
@@ -310,6 +329,7 @@ def summarise_calls(
                 "added_stream200_us": added("stream200"),
                 "added_per_chunk_us": per_chunk,
                 "added_per_parsed_chunk_us": per_parsed_chunk,
+                "added_per_chunk_same_process_us": per_chunk_same_process,
             }
         )
     floor_added = next(r for r in rows if r["floor"])["added_call_us"]
@@ -542,21 +562,31 @@ def markdown(results: dict[str, object]) -> str:
             "**Per stream chunk**: 200-chunk SSE streams through the mock transport, and the same "
             "with chunks parsed in advance (the SDK's `Stream` hands out a prepared list: what is "
             "left is the tracer's own per-chunk code). Per-chunk cost is the slope between "
-            "202- and 3-chunk streams, so the per-call cost cancels out.\n"
+            "202- and 3-chunk streams, so the per-call cost cancels out. *SSE* compares the "
+            "slope with the untraced process's; *same process* with the slope of the same SSE "
+            "streams through the SDK's own method (the wrapper's `__wrapped__`) in the traced "
+            "process itself, free of what differs between two processes (a few µs per chunk: "
+            "the floor, with no per-chunk code, shows it).\n"
         )
         out.append(
             "| tracer | µs per 200-chunk stream | added µs per stream "
-            "| added µs/chunk (SSE) | added µs/chunk (pre-parsed) |"
+            "| added µs/chunk (SSE) | added µs/chunk (SSE, same process) "
+            "| added µs/chunk (pre-parsed) |"
         )
-        out.append("|---|---:|---:|---:|---:|")
+        out.append("|---|---:|---:|---:|---:|---:|")
+
+        def optional(value: float | None) -> str:
+            return "-" if value is None else f"{value:.2f}"
+
         for row in calls["rows"]:  # type: ignore[index]
             if row["baseline"]:
-                out.append(f"| {row['label']} | {row['stream200_us']:.0f} | - | - | - |")
+                out.append(f"| {row['label']} | {row['stream200_us']:.0f} | - | - | - | - |")
             else:
                 out.append(
                     f"| {row['label']} | {row['stream200_us']:.0f} | "
                     f"{row['added_stream200_us']:.0f} | {row['added_per_chunk_us']:.2f} | "
-                    f"{row['added_per_parsed_chunk_us']:.2f} |"
+                    f"{optional(row.get('added_per_chunk_same_process_us'))} | "
+                    f"{optional(row['added_per_parsed_chunk_us'])} |"
                 )
         out.append("")
     gemini = results.get("gemini_calls")

@@ -18,7 +18,9 @@ Commands arrive on stdin as JSON lines and are answered on stdout:
 ``{"op": "calls", "n": N}`` runs N ``chat.completions.create`` calls then flushes the exporters;
 ``{"op": "stream", "n": N, "chunks": C}`` runs N streamed calls of C chunks each (plus a finish
 and a usage chunk), consumed fully; ``"op": "parsed-stream"`` does the same with chunks parsed
-in advance, so that what remains per chunk is the tracer's code. All answer
+in advance, so that what remains per chunk is the tracer's code; ``"op": "unwrapped-stream"``
+streams through the SDK method a wrapt wrapper wraps (``__wrapped__``; the method itself when
+nothing wraps it), for a same-process comparison. All answer
 ``{"seconds": wall time, "cpu_seconds": CPU time of the whole process}``. The flush is timed
 too: the export thread's work is part of what tracing costs, and it would otherwise leak into the
 next worker's round. CPU time counts every thread of the worker (the export thread included) and
@@ -258,8 +260,10 @@ def floor_calls(client: object, tracer: object) -> tuple[object, object]:
     return call, stream_call
 
 
-def plain_calls(client: object) -> tuple[object, object]:
+def plain_calls(client: object, unwrapped: bool = False) -> tuple[object, object]:
     create = client.chat.completions.create  # type: ignore[attr-defined]
+    if unwrapped:  # the SDK's own method under a wrapt-based tracer's wrapper, if any
+        create = getattr(create, "__wrapped__", create)
 
     def call() -> None:
         create(model=MODEL, messages=MESSAGES, max_tokens=64, temperature=0.2)
@@ -290,6 +294,12 @@ def main() -> None:
         call, stream_call = workload.floor_calls(client, trace.get_tracer("bench.floor"))
     else:
         call, stream_call = workload.plain_calls(client)
+    # The same streams through the SDK's own method (under a wrapt wrapper: its __wrapped__), in
+    # this process: the per-chunk slope against it is the tracer's alone, free of the
+    # differences between processes (heap, imports, code layout) that the bare process has.
+    unwrapped_stream_call = stream_call
+    if provider == "openai":
+        _, unwrapped_stream_call = plain_calls(client, unwrapped=True)
     make_body = workload.sse_body
     stream_bodies: dict[int, bytes] = {}
     parsed_chunks: dict[int, list[object]] = {}
@@ -318,12 +328,12 @@ def main() -> None:
             break
         count = command["n"]
         parsed = None
-        if op == "stream":
+        if op in ("stream", "unwrapped-stream"):
             chunks = command["chunks"]
             if chunks not in stream_bodies:
                 stream_bodies[chunks] = make_body(chunks)
             server.stream_body = stream_bodies[chunks]
-            run = stream_call
+            run = stream_call if op == "stream" else unwrapped_stream_call
         elif op == "parsed-stream":
             # The SDK opens a short body; the chunks it hands out come from the parsed list.
             server.stream_body = stream_bodies.setdefault(0, sse_body(0))
