@@ -262,8 +262,11 @@ def floor_calls(client: object, tracer: object) -> tuple[object, object]:
 
 def plain_calls(client: object, unwrapped: bool = False) -> tuple[object, object]:
     create = client.chat.completions.create  # type: ignore[attr-defined]
-    if unwrapped:  # the SDK's own method under a wrapt-based tracer's wrapper, if any
-        create = getattr(create, "__wrapped__", create)
+    inner = getattr(create, "__wrapped__", None)
+    # The SDK's own method under a wrapt-based tracer's wrapper (a bound method), if any; the
+    # untraced method's ``__wrapped__`` is the plain function of the SDK's own decorator.
+    if unwrapped and getattr(inner, "__self__", None) is not None:
+        create = inner
 
     def call() -> None:
         create(model=MODEL, messages=MESSAGES, max_tokens=64, temperature=0.2)
