@@ -24,6 +24,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Starts a command with SIGINT and SIGTERM at their default action, as a terminal or a process
+# manager would: a test run started in the background of a non-interactive shell (as CI may be)
+# inherits SIGINT ignored, and a dev server (flask run, runserver) would then ignore Ctrl-C.
+WITH_DEFAULT_SIGNALS = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys\n"
+    "for s in (signal.SIGINT, signal.SIGTERM): signal.signal(s, signal.SIG_DFL)\n"
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 class TracedServer:
     """``llmtrace-run <command>`` serving on ``port`` in ``cwd``, exporting to ``receiver``.
 
@@ -48,11 +60,12 @@ class TracedServer:
             "OTEL_BSP_SCHEDULE_DELAY": "60000",
             "OTEL_METRICS_EXPORTER": "none",
             "PYTHONPATH": str(cwd),
+            "PYTHONFAULTHANDLER": "1",  # a server that hangs shows where (see ``stop``)
         }
         settings.update(env or {})
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "llmtrace_agent", "--", *command],
+                [*WITH_DEFAULT_SIGNALS, sys.executable, "-m", "llmtrace_agent", "--", *command],
                 env=clean_env(settings),
                 cwd=cwd,
                 stdout=log,
@@ -120,6 +133,10 @@ class TracedServer:
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            os.kill(self.process.pid, signal.SIGABRT)  # faulthandler: every thread's stack
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
             raise AssertionError(f"server ignored signal {signum}:\n{self.output}") from None
