@@ -89,6 +89,44 @@ OPENAI_RESPONSE_SERVICE_TIER = "openai.response.service_tier"
 OPENAI_RESPONSE_SYSTEM_FINGERPRINT = "openai.response.system_fingerprint"
 OPENAI_API_TYPE = "openai.api.type"
 
+# --- GenAI agent, tool, workflow and retrieval spans (gen-ai-agent-spans.md, gen-ai-spans.md) ---
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_AGENT_DESCRIPTION = "gen_ai.agent.description"
+GEN_AI_AGENT_VERSION = "gen_ai.agent.version"
+GEN_AI_WORKFLOW_NAME = "gen_ai.workflow.name"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"  # opt-in content
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"  # opt-in content
+GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
+GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"  # opt-in content
+GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"  # opt-in: [{"id", "score"}] as JSON
+
+# --- Databases (docs/db/database-spans.md): vector stores ------------------------------------
+DB_SYSTEM_NAME = "db.system.name"
+DB_COLLECTION_NAME = "db.collection.name"
+DB_NAMESPACE = "db.namespace"
+DB_OPERATION_NAME = "db.operation.name"
+DB_OPERATION_BATCH_SIZE = "db.operation.batch.size"
+DB_QUERY_TEXT = "db.query.text"
+DB_QUERY_SUMMARY = "db.query.summary"
+DB_RESPONSE_RETURNED_ROWS = "db.response.returned_rows"
+DB_RESPONSE_STATUS_CODE = "db.response.status_code"
+
+# --- MCP (docs/gen-ai/mcp.md) ------------------------------------------------------------------
+MCP_METHOD_NAME = "mcp.method.name"
+MCP_PROTOCOL_VERSION = "mcp.protocol.version"
+MCP_SESSION_ID = "mcp.session.id"
+MCP_RESOURCE_URI = "mcp.resource.uri"
+JSONRPC_REQUEST_ID = "jsonrpc.request.id"
+JSONRPC_PROTOCOL_VERSION = "jsonrpc.protocol.version"
+RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
+NETWORK_TRANSPORT = "network.transport"
+NETWORK_PROTOCOL_NAME = "network.protocol.name"
+
 # --- GenAI client metrics ---------------------------------------------------------------------
 GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
 GEN_AI_CLIENT_OPERATION_DURATION = "gen_ai.client.operation.duration"
@@ -171,7 +209,14 @@ __all__ = [
     "URL_QUERY",
     "URL_SCHEME",
     "USER_AGENT_ORIGINAL",
-    *(name for name in list(globals()) if name.startswith(("GEN_AI_", "OPENAI_", "CELERY_"))),
+    *(
+        name
+        for name in list(globals())
+        if name.startswith(("GEN_AI_", "OPENAI_", "CELERY_", "DB_", "MCP_", "JSONRPC_"))
+    ),
+    "NETWORK_PROTOCOL_NAME",
+    "NETWORK_TRANSPORT",
+    "RPC_RESPONSE_STATUS_CODE",
     "INPUT_MIME_TYPE",
     "INPUT_VALUE",
     "LANGFUSE_TRACE_METADATA_PREFIX",

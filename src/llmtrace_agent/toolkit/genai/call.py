@@ -11,6 +11,7 @@ from llmtrace_agent._runtime import agent_state
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai import metrics
 from llmtrace_agent.toolkit.genai.content import to_json
+from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, take
 from llmtrace_agent.toolkit.genai.usage import cost_usd, preload_prices, with_prices
 
 TYPE_CHECKING = False
@@ -93,6 +94,9 @@ class LLMCall:
         self.response_attributes: dict[str, object] = {}
         self.ended = False
         attributes = request.attributes
+        offered = take(MODEL_CALL)  # a framework above this call (LangChain…): its attributes
+        if offered:
+            attributes = {**offered, **attributes}
         attributes[semconv.GEN_AI_OPERATION_NAME] = operation_name
         attributes[semconv.GEN_AI_PROVIDER_NAME] = provider
         if request.model:

@@ -25,6 +25,25 @@ def clip(text: object) -> object:
     return text
 
 
+def clip_deep(value: object, depth: int = 0) -> object:
+    """``value`` with every string in it clipped and bytes replaced by a placeholder, so a tool's
+    arguments or a document list serialise to valid, bounded JSON. Other objects become their
+    clipped ``str``."""
+    if isinstance(value, str):
+        return clip(value)
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if depth > 20:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): clip_deep(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clip_deep(item, depth + 1) for item in value]
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return clip(_as_text(value))
+
+
 def to_json(value: object) -> str:
     """Compact JSON for an attribute; objects it cannot encode become their ``str``.
 
