@@ -157,6 +157,11 @@ GEN_AI_USAGE_COST = "gen_ai.usage.cost"
 """Cost of the call in USD (float). The conventions define none; this is the name Langfuse reads
 for cost, so the number shows up there without mapping."""
 
+DB_RECORDS_AFFECTED = "llmtrace.db.records_affected"
+"""Records a vector-store write or delete touched (int). The database conventions count returned
+rows (``db.response.returned_rows``) but nothing written; named in our own namespace
+so it never clashes with a name the conventions define later."""
+
 CLIENT_DISCONNECTED_EVENT = "http.client_disconnected"
 """Event on a server span whose client went away before the response was complete (a closed
 browser tab during a streamed answer). The HTTP conventions define none; the span keeps its

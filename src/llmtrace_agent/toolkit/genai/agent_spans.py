@@ -129,13 +129,14 @@ def start_retrieval_span(
     context: Context | None = None,
 ) -> trace.Span:
     """``retrieval {data_source_id}``: CLIENT for a store's request, INTERNAL for a framework's
-    in-process retriever; ``query`` text recorded with content capture on."""
+    in-process retriever; ``query`` text recorded with content capture on. ``top_k`` is recorded
+    as a double, the type the spec gives ``gen_ai.request.top_k``."""
     found = _present(
         {
             semconv.GEN_AI_OPERATION_NAME: "retrieval",
             semconv.GEN_AI_PROVIDER_NAME: provider,
             semconv.GEN_AI_DATA_SOURCE_ID: data_source_id,
-            semconv.GEN_AI_REQUEST_TOP_K: top_k,
+            semconv.GEN_AI_REQUEST_TOP_K: float(top_k) if top_k is not None else None,
         },
         attributes,
     )
