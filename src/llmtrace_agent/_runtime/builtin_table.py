@@ -107,6 +107,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "openai>=1.66,<4",
     ),
     (
+        "psycopg",
+        "llmtrace_agent.instrumentors.psycopg:PsycopgInstrumentor",
+        ("psycopg",),
+        "psycopg>=3.1,<4",
+    ),
+    (
         "requests",
         "llmtrace_agent.instrumentors.requests:RequestsInstrumentor",
         ("requests",),
