@@ -162,6 +162,11 @@ DB_RECORDS_AFFECTED = "llmtrace.db.records_affected"
 rows (``db.response.returned_rows``) but nothing written; named in our own namespace
 so it never clashes with a name the conventions define later."""
 
+PINECONE_NAMESPACE = "pinecone.namespace"
+"""The Pinecone namespace (a partition of an index) an operation ran in, when not the default.
+Not ``db.namespace``: that names what holds the collection (a database), and a Pinecone
+namespace is inside the index (the collection)."""
+
 CLIENT_DISCONNECTED_EVENT = "http.client_disconnected"
 """Event on a server span whose client went away before the response was complete (a closed
 browser tab during a streamed answer). The HTTP conventions define none; the span keeps its
@@ -219,6 +224,7 @@ __all__ = [
         for name in list(globals())
         if name.startswith(("GEN_AI_", "OPENAI_", "CELERY_", "DB_", "MCP_", "JSONRPC_"))
     ),
+    "PINECONE_NAMESPACE",
     "NETWORK_PROTOCOL_NAME",
     "NETWORK_TRANSPORT",
     "RPC_RESPONSE_STATUS_CODE",
