@@ -42,7 +42,9 @@ class PsycopgInstrumentor(Instrumentor):
         self.wrap(module, "AsyncCursor.execute", async_execute)
         self.wrap(module, "AsyncCursor.executemany", async_execute_wrapper(self, True))
         self.wrap(module, "AsyncServerCursor.execute", async_execute)
-        self.wrap(module, "types.TypeInfo._fetch", quiet_wrapper)
+        # fetch runs the sync look-up (itself in 3.1, through _fetch later) and returns
+        # _fetch_async's coroutine for an async connection.
+        self.wrap(module, "types.TypeInfo.fetch", quiet_wrapper)
         self.wrap(module, "types.TypeInfo._fetch_async", async_quiet_wrapper)
 
 

@@ -104,7 +104,7 @@ def async_execute_wrapper(instrumentor: Instrumentor, many: bool) -> Wrapper:
 def quiet_wrapper(
     wrapped: Callable[..., object], instance: object, args: tuple[object, ...], kwargs: dict
 ) -> object:
-    """Run psycopg's own lookup queries (``TypeInfo._fetch``) without spans."""
+    """Run psycopg's own look-up queries (``TypeInfo.fetch``) without spans."""
     token = _quiet.set(True)
     try:
         return wrapped(*args, **kwargs)

@@ -9,7 +9,6 @@ postgres refuse to run as root, so as root they run as ``nobody``.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import importlib.util
 import os
@@ -86,26 +85,26 @@ class PostgresServer:
                 stderr=subprocess.STDOUT,
                 **self._as_user,  # type: ignore[arg-type]
             )
-        deadline = time.monotonic() + 30
-        while not self._accepts():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                raise CannotStart(f"postgres did not start: {self.log.read_text()[-800:]}")
-            time.sleep(0.05)
         import psycopg
 
-        with psycopg.connect(self.dsn("postgres"), autocommit=True) as connection:
-            connection.execute(f"CREATE DATABASE {DATABASE}")
+        deadline = time.monotonic() + 30
+        while True:  # accepting connections is not ready: "the database system is starting up"
+            try:
+                with psycopg.connect(self.dsn("postgres"), autocommit=True) as connection:
+                    connection.execute(f"CREATE DATABASE {DATABASE}")
+                break
+            except psycopg.OperationalError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    raise CannotStart(
+                        f"postgres did not start: {self.log.read_text()[-800:]}"
+                    ) from None
+                time.sleep(0.05)
         with psycopg.connect(self.dsn(), autocommit=True) as connection:
             try:
                 connection.execute("CREATE EXTENSION vector")
                 self.pgvector = True
             except psycopg.Error:
                 self.pgvector = False
-
-    def _accepts(self) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
-            return True
-        return False
 
     def dsn(self, database: str = DATABASE) -> str:
         """A libpq connection string for ``database`` over loopback TCP."""

@@ -224,3 +224,18 @@ def test_sqlalchemy_orm_over_psycopg_gives_the_same_spans(
     assert span.attributes["gen_ai.request.top_k"] == 3.0
     assert span.attributes["db.response.returned_rows"] == 3
     assert "<->" in span.attributes["db.query.text"]
+
+
+def test_async_register_vector_type_lookup_makes_no_span(
+    pgvector: PostgresServer, agent: InProcessAgent
+) -> None:
+    from pgvector.psycopg import register_vector_async
+
+    async def main() -> None:
+        async with await psycopg.AsyncConnection.connect(pgvector.dsn()) as connection:
+            await register_vector_async(connection)
+            await connection.execute("SELECT 1")
+
+    asyncio.run(main())
+    agent.spans(1, name="SELECT")
+    assert [span.name for span in agent.receiver.spans] == ["SELECT"]
