@@ -107,6 +107,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "openai>=1.66,<4",
     ),
     (
+        "pinecone",
+        "llmtrace_agent.instrumentors.pinecone:PineconeInstrumentor",
+        ("pinecone",),
+        "pinecone>=10,<11",
+    ),
+    (
         "psycopg",
         "llmtrace_agent.instrumentors.psycopg:PsycopgInstrumentor",
         ("psycopg",),
