@@ -22,6 +22,7 @@ makes no second span: the inner call runs untraced inside the outer one.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from contextvars import ContextVar
 
 from opentelemetry import context, trace
@@ -35,11 +36,17 @@ from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, take
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from llmtrace_agent.toolkit.instrumentor import Instrumentor, Wrapper
 
-__all__ = ["StoreCall", "StoreResult", "async_store_wrapper", "store_wrapper"]
+__all__ = [
+    "StoreCall",
+    "StoreResult",
+    "async_store_wrapper",
+    "either_store_wrapper",
+    "store_wrapper",
+]
 
 _inside_store_call: ContextVar[bool] = ContextVar("llmtrace_inside_store_call", default=False)
 
@@ -183,6 +190,59 @@ def async_store_wrapper(
         return result
 
     return wrapper
+
+
+def either_store_wrapper(
+    instrumentor: Instrumentor,
+    describe: Callable[[object, tuple[object, ...], dict[str, object]], StoreCall | None],
+    read_result: Callable[[StoreCall, object], StoreResult | None],
+) -> Wrapper:
+    """A wrapt wrapper for a method that returns its result, or an awaitable of it when its
+    client is asynchronous (weaviate's executors share one method between both clients): the
+    span ends when the result is returned, or else when the awaitable is."""
+
+    def wrapper(
+        wrapped: Callable[..., object], instance: object, args: tuple[object, ...], kwargs: dict
+    ) -> object:
+        # Hot path: every store call.
+        if _inside_store_call.get():
+            return wrapped(*args, **kwargs)
+        started = _start(instrumentor, describe, instance, args, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        call, span = started
+        tokens = _enter(span)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _exit(tokens)
+            _end(span, call, None, read_result, exc)
+            raise
+        _exit(tokens)
+        if isinstance(result, Awaitable):
+            return _end_when_awaited(result, span, call, read_result)
+        _end(span, call, result, read_result, None)
+        return result
+
+    return wrapper
+
+
+async def _end_when_awaited(
+    awaitable: Awaitable[object],
+    span: trace.Span,
+    call: StoreCall,
+    read_result: Callable[[StoreCall, object], StoreResult | None],
+) -> object:
+    tokens = _enter(span)
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        _exit(tokens)
+        _end(span, call, None, read_result, exc)
+        raise
+    _exit(tokens)
+    _end(span, call, result, read_result, None)
+    return result
 
 
 def start_store_span(tracer: trace.Tracer, call: StoreCall) -> trace.Span:
