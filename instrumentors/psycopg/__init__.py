@@ -23,7 +23,7 @@ class PsycopgInstrumentor(Instrumentor):
 
     name = "psycopg"
     targets = ("psycopg",)
-    requires = "psycopg>=3.1,<4"
+    requires = "psycopg>=3.1.4,<4"  # 3.1.4: the first with a psycopg-binary wheel for 3.11
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.instrumentors.psycopg.spans import (

@@ -116,7 +116,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "psycopg",
         "llmtrace_agent.instrumentors.psycopg:PsycopgInstrumentor",
         ("psycopg",),
-        "psycopg>=3.1,<4",
+        "psycopg>=3.1.4,<4",
     ),
     (
         "requests",
@@ -135,6 +135,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llmtrace_agent.instrumentors.urllib3:Urllib3Instrumentor",
         ("urllib3",),
         "urllib3>=1.26",
+    ),
+    (
+        "weaviate",
+        "llmtrace_agent.instrumentors.weaviate:WeaviateInstrumentor",
+        ("weaviate",),
+        "weaviate-client>=4.14,<5",
     ),
     (
         "wsgi",
