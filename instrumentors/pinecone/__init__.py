@@ -24,7 +24,7 @@ class PineconeInstrumentor(Instrumentor):
 
     name = "pinecone"
     targets = ("pinecone",)
-    requires = "pinecone>=10,<11"
+    requires = "pinecone>=9,<11"
 
     def instrument(self, module: ModuleType) -> None:
         self.when_imported("pinecone.index", self._patch_index)
