@@ -35,7 +35,9 @@ def remember_index_name(
 
 def _index_of(instance: object) -> tuple[str | None, str | None, int | None]:
     """(index name, server address, server port) of an index client."""
-    host = getattr(instance, "_host", None)
+    host = getattr(instance, "_host", None)  # 9.x, 10.x
+    if host is None:
+        host = getattr(getattr(instance, "_config", None), "host", None)  # 7.x, 8.x
     if not isinstance(host, str):
         return _names.get(instance), None, None
     known = _hosts.get(host)

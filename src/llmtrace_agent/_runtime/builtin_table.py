@@ -110,7 +110,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "pinecone",
         "llmtrace_agent.instrumentors.pinecone:PineconeInstrumentor",
         ("pinecone",),
-        "pinecone>=9,<11",
+        "pinecone>=7,<11",
     ),
     (
         "psycopg",

@@ -14,7 +14,7 @@ import openai, pinecone
 from opentelemetry import trace
 
 client = openai.OpenAI(api_key="sk-fake-secret", base_url=os.environ["FAKE_OPENAI_URL"])
-index = pinecone.Pinecone(api_key="pc-fake-secret").index(
+index = pinecone.Pinecone(api_key="pc-fake-secret").Index(
     name="articles", host=os.environ["FAKE_PINECONE_HOST"]
 )
 index.upsert(vectors=[("a", [0.25, -0.5, 0.125]), ("b", [1.0, 0.0, 0.0])])
