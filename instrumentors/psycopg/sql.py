@@ -74,7 +74,8 @@ class SqlShape:
         self.summary = summary
         """``db.query.summary`` (also the span's name): ``SELECT items``, ``INSERT items``."""
         self.search_table = search_table
-        """The table of a similarity search (``ORDER BY embedding <-> …``), else None."""
+        """The table of a similarity search (``ORDER BY embedding <-> …``), else None; a quoted
+        name without its quotes."""
         self.limit = limit
         """The LIMIT: an int literal, a parameter name, or ``(index,)`` of a positional one."""
         self.sanitized = sanitized
@@ -187,7 +188,16 @@ def shape_of(text: str) -> SqlShape:
         previous_word = word
     summary = _clip(parts) if parts else None
     sanitized = _LITERALS.sub(_keep_or_placeholder, text)
-    return SqlShape(summary, search_table if search else None, limit, sanitized)
+    table = _unquoted(search_table) if search and search_table else None
+    return SqlShape(summary, table, limit, sanitized)
+
+
+def _unquoted(name: str) -> str:
+    """A table's name as data source id: ``"My Items"`` -> ``My Items`` (a name, not SQL)."""
+    if '"' not in name:
+        return name
+    parts = re.findall(r'"((?:[^"]|"")*)"|([^."\s]+)', name)
+    return ".".join(quoted.replace('""', '"') or bare for quoted, bare in parts)
 
 
 def _parameter(match: re.Match[str], positional: int) -> str | tuple[int] | None:

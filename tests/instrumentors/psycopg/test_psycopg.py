@@ -239,3 +239,20 @@ def test_async_register_vector_type_lookup_makes_no_span(
     asyncio.run(main())
     agent.spans(1, name="SELECT")
     assert [span.name for span in agent.receiver.spans] == ["SELECT"]
+
+
+def test_a_composed_query_is_recorded_as_psycopg_renders_it(
+    items: PostgresServer, agent: InProcessAgent
+) -> None:
+    from psycopg import sql
+
+    query = sql.SQL("SELECT id FROM {} ORDER BY embedding <=> %s LIMIT {}").format(
+        sql.Identifier("items"), sql.Literal(2)
+    )
+    with psycopg.connect(items.dsn()) as connection:
+        assert len(connection.execute(query, (QUERY_VECTOR,)).fetchall()) == 2
+    span = only_span(agent, "retrieval items")  # the data source's name, unquoted
+    assert span.attributes["db.query.text"] == (
+        'SELECT id FROM "items" ORDER BY embedding <=> %s LIMIT 2'
+    )
+    assert span.attributes["gen_ai.request.top_k"] == 2.0

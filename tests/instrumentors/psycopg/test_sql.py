@@ -65,6 +65,12 @@ def test_top_k_from_the_limit(text: str, params: object, top_k: int | None) -> N
     assert shape_of(text).top_k(params) == top_k
 
 
+def test_a_quoted_table_is_a_data_source_without_its_quotes() -> None:
+    shape = shape_of('SELECT id FROM "public"."My ""Items""" ORDER BY e <-> %s LIMIT 1')
+    assert shape.search_table == 'public.My "Items"'
+    assert shape.summary == 'SELECT "public"."My ""Items"""'
+
+
 def test_a_distance_without_a_table_is_no_search() -> None:
     assert shape_of("SELECT '[1,2]'::vector <-> '[2,3]'::vector").search_table is None
     assert shape_of("SELECT id FROM t WHERE note = '<->'").search_table is None
