@@ -4,7 +4,9 @@ The server is the one the ``pgserver`` wheel bundles (PostgreSQL 16 with pgvecto
 no pgvector package), else a Debian ``postgresql-NN`` one (without pgvector: the similarity
 tests then skip). It runs from a data directory in a fresh temporary directory, listening on a
 free loopback port and a unix socket there, with durability off (a test database). initdb and
-postgres refuse to run as root, so as root they run as ``nobody``.
+postgres refuse to run as root, so as root they run as ``nobody``, from a copy of the
+installation in the temporary directory when ``nobody`` cannot reach the installed one (a
+checkout under /root).
 """
 
 from __future__ import annotations
@@ -56,14 +58,48 @@ class PostgresServer:
         self.host = "127.0.0.1"
         self._process: subprocess.Popen[bytes] | None = None
         self._as_user: dict[str, object] = {}
-        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-            self._as_user = {"user": "nobody", "group": "nogroup", "extra_groups": []}
-            shutil.chown(self.root, "nobody", "nogroup")
         try:
+            if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+                self._as_user = {"user": "nobody", "group": "nogroup", "extra_groups": []}
+                shutil.chown(self.root, "nobody", "nogroup")
+                if not self._runs(self.bin / "postgres"):
+                    self.bin = self._copy_install()
             self._start()
         except BaseException:
             self.stop()
             raise
+
+    def _runs(self, program: Path) -> bool:
+        """Whether ``program`` runs as the server's user (every directory above it must let
+        that user in: a checkout under /root does not)."""
+        try:
+            return (
+                subprocess.run(
+                    [str(program), "--version"],
+                    capture_output=True,
+                    timeout=30,
+                    **self._as_user,  # type: ignore[arg-type]
+                ).returncode
+                == 0
+            )
+        except OSError:
+            return False
+
+    def _copy_install(self) -> Path:
+        """pgserver's installation copied where the server's user can run it (this server's
+        temporary directory), in the same layout: its binaries find their files relative to
+        themselves, and their libraries in ``../../../pgserver.libs``. Its ``bin``."""
+        install = self.bin.parent  # site-packages/pgserver/pginstall
+        site = self.root / "site"
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(install / part, site / "pgserver" / "pginstall" / part, symlinks=True)
+        libraries = install.parent.parent / "pgserver.libs"
+        if libraries.is_dir():
+            shutil.copytree(libraries, site / "pgserver.libs", symlinks=True)
+        copied = site / "pgserver" / "pginstall" / "bin"
+        if not self._runs(copied / "postgres"):
+            raise CannotStart(f"the PostgreSQL binaries in {install} do not run as nobody")
+        return copied
 
     def _start(self) -> None:
         data = self.root / "data"
