@@ -172,6 +172,13 @@ CLIENT_DISCONNECTED_EVENT = "http.client_disconnected"
 browser tab during a streamed answer). The HTTP conventions define none; the span keeps its
 status (the server did not fail), and the event's timestamp says when it happened."""
 
+# The OpenAI Agents SDK's handoffs and guardrails: the GenAI conventions (v1.41) name neither.
+OPENAI_AGENTS_HANDOFF_FROM_AGENT = "openai_agents.handoff.from_agent"
+OPENAI_AGENTS_HANDOFF_TO_AGENT = "openai_agents.handoff.to_agent"
+OPENAI_AGENTS_GUARDRAIL_NAME = "openai_agents.guardrail.name"
+OPENAI_AGENTS_GUARDRAIL_TRIGGERED = "openai_agents.guardrail.triggered"
+"""Whether the guardrail's tripwire fired (the run then stops with a ``…TripwireTriggered``)."""
+
 # --- Your own code: observe() and attributes() ---------------------------------------------------
 # session.id and user.id are the semantic conventions' own (session and user registries); Langfuse
 # and Phoenix both read them. The rest is what both read where the conventions say nothing.
