@@ -287,6 +287,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma list of instrumentors never to enable.",
     ),
     Setting(
+        "openai_agents_export",
+        "LLMTRACE_OPENAI_AGENTS_EXPORT",
+        _bool,
+        True,
+        "Keep the OpenAI Agents SDK's own upload of its traces to OpenAI (false: only our spans).",
+    ),
+    Setting(
         "http_under_llm",
         "LLMTRACE_HTTP_UNDER_LLM",
         _bool,
@@ -518,6 +525,7 @@ class Config:
     scrub_callback: object
     instrumentors: tuple[str, ...] | None
     disabled_instrumentors: tuple[str, ...]
+    openai_agents_export: bool
     http_under_llm: bool
     http_exclude_urls: tuple[str, ...]
     http_known_methods: tuple[str, ...] | None
