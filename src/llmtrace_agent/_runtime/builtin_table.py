@@ -107,6 +107,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "openai>=1.66,<4",
     ),
     (
+        "openai_agents",
+        "llmtrace_agent.instrumentors.openai_agents:OpenAIAgentsInstrumentor",
+        ("agents",),
+        "openai-agents>=0.2,<1",
+    ),
+    (
         "pinecone",
         "llmtrace_agent.instrumentors.pinecone:PineconeInstrumentor",
         ("pinecone",),
