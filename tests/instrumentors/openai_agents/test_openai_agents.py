@@ -352,3 +352,46 @@ def test_the_sdk_upload_stops_when_turned_off(agent, fake_openai, sdk_upload):
 
     assert not [r for r in sdk_upload.requests if r.path == INGEST_PATH]
     assert_tool_run_tree(tree(agent, 5), len(fake_openai.requests))
+
+
+# --- zero code change -------------------------------------------------------------------------
+
+
+def test_an_unmodified_app_under_the_launcher_gives_one_whole_trace(
+    receiver, fake_openai, sdk_upload
+):
+    from tests.support.agent import code, run_traced
+
+    tool_call_then_answer(fake_openai)
+    app = code(
+        f"""
+        from agents import Agent, Runner, function_tool
+        from agents.tracing import processors
+
+        processors.default_exporter().endpoint = {sdk_upload.url(INGEST_PATH)!r}  # not OpenAI
+
+
+        @function_tool
+        def get_weather(city: str) -> str:
+            \"\"\"The weather in a city.\"\"\"
+            return "Sunny."
+
+
+        agent = Agent(name="weather", instructions="Answer.", tools=[get_weather], model="{MODEL}")
+        print(Runner.run_sync(agent, "Weather in Paris?").final_output)
+        """
+    )
+    env = {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": API_KEY}
+
+    result = run_traced(app, receiver, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "Hello from the fake server!" in result.stdout
+    assert "Failed to detach" not in result.stderr, result.stderr
+    receiver.wait_for_spans(5, where=lambda span: not span.name.startswith("POST"))
+    spans = [s for s in receiver.spans if not s.name.startswith("POST")]
+    assert_tool_run_tree(spans, len(fake_openai.requests))
+    assert len({span.trace_id for span in spans}) == 1
+    # the SDK's upload reached its endpoint at exit, and is no span of the app's
+    assert [r for r in sdk_upload.requests if r.path == INGEST_PATH]
+    assert not [s for s in receiver.spans if INGEST_PATH in str(s.attributes.get("url.full"))]
