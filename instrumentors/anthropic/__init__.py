@@ -14,12 +14,19 @@ the same GenAI wrapper as ``create``: the span starts when the request is sent, 
 the ``MessageStream`` reads is our stream proxy, which sees every event once and ends the span once
 (end of stream, error, ``close()`` on leaving the ``with`` block, or garbage collection).
 
-anthropic 1.x and 2.x trace their own API calls with the global tracer provider (the agent's);
-alongside ours that would make two LLM spans per call and put the SDK's span, not the HTTP
-span, in the ``traceparent`` sent. So while this instrumentor is active, clients whose SDK spans
-would go to the global provider get none; a client given its own ``tracer_provider`` keeps them
+anthropic 1.x and 2.x trace themselves with the global tracer provider (the agent's): a CLIENT
+span per API call, and, in newer releases, the tool runner's ``invoke_agent`` span
+(``anthropic.messages.tool_runner``) and one ``execute_tool`` span per tool it runs. The API-call
+span of a Messages call duplicates ours (two LLM spans per call, and the SDK's span, not the HTTP
+span, in the ``traceparent`` sent), so it is dropped: the tracer the SDK gets makes no span for a
+CLIENT span started while one of our model-call spans is open. Everything else the SDK traces is
+kept, so a tool-runner app gives one trace: the runner's agent span, our ``chat`` span per request
+and the SDK's tool spans beneath it. The SDK's spans record content as its own
+``open_telemetry`` option says; a client given no option records it when
+``LLMTRACE_CAPTURE_CONTENT`` is on (clipped to ``LLMTRACE_CONTENT_MAX_LENGTH`` bytes) unless the
+SDK's own variables say otherwise. A client given its own ``tracer_provider`` keeps all its spans
 (an explicit choice). Disable this instrumentor (``LLMTRACE_DISABLED_INSTRUMENTORS=anthropic``)
-to keep the SDK's spans instead.
+to keep only the SDK's spans instead.
 """
 
 from __future__ import annotations
@@ -72,9 +79,32 @@ class AnthropicInstrumentor(Instrumentor):
         base_client = importlib.import_module("anthropic._base_client")
         if hasattr(base_client, "get_tracer"):  # anthropic >= 1: the SDK's own spans
             self.wrap(base_client, "get_tracer", without_duplicate_sdk_spans)
+            sdk_tracing = importlib.import_module("anthropic._tracing")
+            self.wrap(sdk_tracing, "env_open_telemetry", self._content_as_configured)
         streaming = importlib.import_module("anthropic._streaming")
         for metaclass in ("_SyncStreamMeta", "_AsyncStreamMeta"):  # anthropic 0.x
             self.wrap(streaming, f"{metaclass}.__instancecheck__", stream_proxy_instancecheck)
+
+    def _content_as_configured(
+        self,
+        wrapped: Callable[..., object],
+        instance: object,
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+    ) -> object:
+        """``anthropic._tracing.env_open_telemetry()``, the option of a client given none: with
+        our content capture on, the SDK's spans (the tool runner's tool arguments and results)
+        record content too, clipped to our length, unless the SDK's own variables say."""
+        from llmtrace_agent.toolkit.guard import internal_errors
+
+        options = wrapped(*args, **kwargs)
+        with internal_errors:
+            config = self.config
+            traces = options.get("traces") if isinstance(options, dict) else None
+            if config.capture_content and isinstance(traces, dict):
+                traces.setdefault("content_mode", "content")
+                traces.setdefault("max_content_bytes", config.content_max_length)
+        return options
 
 
 def stream_manager_wrapper(traced_request: Wrapper, awaited: bool) -> Wrapper:
@@ -164,9 +194,12 @@ def without_duplicate_sdk_spans(
     args: tuple[object, ...],
     kwargs: dict[str, object],
 ) -> object:
-    """``anthropic._base_client.get_tracer(options, …)``: no tracer (so no SDK span and no
-    SDK-injected ``traceparent``) for a client whose spans would go to the global provider."""
+    """``anthropic._base_client.get_tracer(options, …)``: for a client whose spans go to the
+    global provider, a tracer that drops the API-call span of a call ours already traces."""
+    tracer = wrapped(*args, **kwargs)
     options = args[0] if args else kwargs.get("options")
-    if isinstance(options, dict) and options.get("tracer_provider") is None:
-        return None
-    return wrapped(*args, **kwargs)
+    if tracer is None or not isinstance(options, dict) or options.get("tracer_provider"):
+        return tracer
+    from llmtrace_agent.instrumentors.anthropic.sdk_spans import WithoutDuplicateCalls
+
+    return WithoutDuplicateCalls(tracer)  # type: ignore[arg-type]

@@ -9,7 +9,9 @@ for ``"stream": true``, with the server-sent events the API sends: ``message_sta
 
 What the reply holds is chosen by the request's ``x-fake-scenario`` header (see ``SCENARIOS``),
 so concurrent clients and subprocesses need no shared set-up: ``text`` (the default), ``tool_use``,
-``thinking``, ``stream_error`` (an ``error`` event after the first text delta), or
+``thinking``, ``stream_error`` (an ``error`` event after the first text delta), ``agent``
+(``tool_use`` until the conversation holds a ``tool_result``, then ``text``: an agent loop's
+tool call first, final answer after the tool's result), or
 ``status_<code>`` (that HTTP status with Anthropic's error JSON, e.g. ``status_529``). A ``text``
 request asking for JSON output (``output_config.format``, as ``messages.parse`` sends) gets
 ``JSON_TEXT``.
@@ -55,7 +57,7 @@ ERROR_TYPES = {
     500: "api_error",
     529: "overloaded_error",
 }
-SCENARIOS = ("text", "json", "tool_use", "thinking", "stream_error", "status_<code>")
+SCENARIOS = ("text", "json", "tool_use", "thinking", "stream_error", "agent", "status_<code>")
 
 
 class FakeAnthropic(LoopbackServer):
@@ -72,6 +74,8 @@ class FakeAnthropic(LoopbackServer):
     def answer(self, exchange: Exchange, request: ReceivedRequest) -> None:
         body = request.body if isinstance(request.body, dict) else {}
         scenario = request.headers.get(SCENARIO_HEADER, "text")
+        if scenario == "agent":
+            scenario = "text" if _has_tool_result(body) else "tool_use"
         if scenario == "text" and _wants_json(body):
             scenario = "json"
         if scenario.startswith("status_"):
@@ -104,6 +108,17 @@ def _model_from_path(path: str) -> str:
     if "/models/" in path:
         return path.split("/models/")[1].split(":")[0]
     return "unknown"
+
+
+def _has_tool_result(body: dict[str, Any]) -> bool:
+    """Whether the request sends a tool's result back (a ``tool_result`` block in a message)."""
+    for item in body.get("messages") or []:
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+        ):
+            return True
+    return False
 
 
 def _wants_json(body: dict[str, Any]) -> bool:

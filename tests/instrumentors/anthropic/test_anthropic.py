@@ -802,13 +802,26 @@ def test_token_usage_and_duration_metrics_are_recorded(
 
 
 @has_sdk_spans
-def test_the_sdk_own_spans_are_switched_off_so_each_call_has_one_llm_span(
+def test_the_sdk_own_span_of_a_call_we_trace_is_dropped_so_each_call_has_one_llm_span(
     agent: InProcessAgent, fake_anthropic: FakeAnthropic
 ) -> None:
     client(fake_anthropic).messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
     chat_span(agent)
     scopes = {span.scope for span in agent.receiver.spans}
     assert "com.anthropic.sdk.python" not in scopes
+
+
+@has_sdk_spans
+def test_the_sdk_own_span_of_a_call_we_do_not_trace_is_kept(
+    agent: InProcessAgent, fake_anthropic: FakeAnthropic
+) -> None:
+    client(fake_anthropic).messages.count_tokens(model=MODEL, messages=MESSAGES)
+    agent.flush()
+    (sdk_span,) = agent.receiver.wait_for_spans(
+        1, where=lambda span: span.scope == "com.anthropic.sdk.python"
+    )
+    assert (sdk_span.kind, sdk_span.name) == ("CLIENT", "anthropic.messages.count_tokens")
+    assert not [span for span in agent.receiver.spans if span.name.startswith("chat")]
 
 
 @has_sdk_spans
