@@ -15,13 +15,13 @@ INGEST_PATH = "/v1/traces/ingest"
 def _sdk_upload(_http_server) -> Iterator[object]:
     """The SDK's own trace upload, sent to the loopback HTTP server instead of OpenAI (with a
     key, so it is really sent), and flushed while that server still listens."""
-    from agents.tracing import get_trace_provider, processors
+    from agents.tracing import processors
 
     exporter = processors.default_exporter()
     exporter.endpoint = _http_server.url(INGEST_PATH)
     exporter.set_api_key("sk-test-upload")
     yield _http_server
-    get_trace_provider().force_flush()
+    processors.default_processor().force_flush()
 
 
 @pytest.fixture(autouse=True)
