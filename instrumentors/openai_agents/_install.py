@@ -62,6 +62,7 @@ class Step:
 
     __slots__ = (
         "agent",
+        "agent_span",
         "anchor",
         "conversation",
         "exception",
@@ -84,6 +85,8 @@ class Step:
         """The span its children nest under: its own, else its parent's anchor."""
         self.agent = agent
         """The name of the agent it runs in."""
+        self.agent_span: trace.Span | None = None
+        """Our span of that agent."""
         self.conversation = conversation
         self.exception: BaseException | None = None
         """The exception in flight when the SDK recorded an error on it (a tool raising)."""
@@ -127,7 +130,12 @@ def _trace_start(tracer: trace.Tracer) -> Callable[..., object]:
         step = None
         with internal_errors:
             step = _open_trace(tracer, instance)
-        result = wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException:
+            if step is not None:
+                _discard(step, getattr(instance, "trace_id", ""))
+            raise
         if step is not None and _flag(args, kwargs, "mark_as_current"):
             with internal_errors:
                 _enter(step)
@@ -156,7 +164,12 @@ def _span_start(tracer: trace.Tracer) -> Callable[..., object]:
         if getattr(instance, "started_at", None) is None:  # else the SDK warns and returns
             with internal_errors:
                 step = _open_span(tracer, instance)
-        result = wrapped(*args, **kwargs)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException:
+            if step is not None:
+                _discard(step, getattr(instance, "span_id", ""))
+            raise
         if step is not None and _flag(args, kwargs, "mark_as_current"):
             with internal_errors:
                 _enter(step)
@@ -208,6 +221,14 @@ def _upload(instrumentor: OpenAIAgentsInstrumentor) -> Callable[..., object]:
     return wrapper
 
 
+def _discard(step: Step, key: str) -> None:
+    """The SDK failed to start the step: it will not finish it either."""
+    with internal_errors:
+        _open.pop(key, None)
+        if step.span is not None:
+            step.span.end()
+
+
 def _flag(args: tuple, kwargs: dict, name: str) -> bool:
     """``start(mark_as_current)`` / ``finish(reset_current)``, passed either way."""
     return bool(args[0] if args else kwargs.get(name, False))
@@ -236,6 +257,7 @@ def _open_span(tracer: trace.Tracer, sdk_span: object) -> Step:
     parent = _open.get(sdk_span.parent_id or sdk_span.trace_id)  # type: ignore[attr-defined]
     anchor = parent.anchor if parent is not None else None
     agent = parent.agent if parent is not None else None
+    agent_span = parent.agent_span if parent is not None else None
     conversation = parent.conversation if parent is not None else None
     parent_context = trace.set_span_in_context(anchor) if anchor is not None else None
     data = sdk_span.span_data  # type: ignore[attr-defined]
@@ -243,7 +265,9 @@ def _open_span(tracer: trace.Tracer, sdk_span: object) -> Step:
     span: trace.Span | None = None
     if kind == "agent":
         agent = data.name
-        span = start_agent_span(tracer, agent, conversation_id=conversation, context=parent_context)
+        span = agent_span = start_agent_span(
+            tracer, agent, conversation_id=conversation, context=parent_context
+        )
     elif kind == "function":
         span = start_tool_span(tracer, data.name, context=parent_context)
     elif kind == "handoff":
@@ -254,7 +278,11 @@ def _open_span(tracer: trace.Tracer, sdk_span: object) -> Step:
     elif kind == "custom":
         span = tracer.start_span(data.name or "custom", parent_context, _INTERNAL)
     step = _open[span_id] = Step(span, span or anchor, agent, conversation)
+    step.agent_span = agent_span
     if kind in _MODEL_STEPS:
+        provider = _provider(data)
+        if provider is not None and agent_span is not None:
+            agent_span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, provider)
         step.offer_manager = offer(
             MODEL_CALL,
             {
@@ -339,6 +367,20 @@ def _record_tool_call(span: trace.Span, data: object) -> None:
     record_tool_result(span, getattr(data, "output", None))
 
 
+def _provider(data: object) -> str | None:
+    """The provider of a model step, as far as the SDK says: its Responses API model is OpenAI's;
+    a Chat Completions (generation) model's is known from its base URL when that is OpenAI's."""
+    if data.type == "response":  # type: ignore[attr-defined]
+        return "openai"
+    model_config = getattr(data, "model_config", None)
+    base_url = str(model_config.get("base_url") or "") if isinstance(model_config, dict) else ""
+    if "api.openai.com" in base_url:
+        return "openai"
+    if ".openai.azure.com" in base_url:
+        return "azure.ai.openai"
+    return None
+
+
 def _handoff_name(data: object) -> str:
     source = getattr(data, "from_agent", None) or "?"
     target = getattr(data, "to_agent", None)
@@ -350,23 +392,19 @@ def _model_span(tracer: trace.Tracer, step: Step, data: object) -> None:
     ``chat {model}`` from what the SDK recorded, with its usage."""
     offered = step.offer
     response = getattr(data, "response", None)  # a response step: the Responses API's object
+    provider = _provider(data)
     if response is not None:
-        provider: str | None = "openai"
         model = getattr(response, "model", None)
         usage = getattr(response, "usage", None)
         input_tokens = getattr(usage, "input_tokens", None)
         output_tokens = getattr(usage, "output_tokens", None)
         response_id = getattr(response, "id", None)
     else:  # a generation step: the model's name and a usage dict
-        provider = None
         model = getattr(data, "model", None)
         usage = getattr(data, "usage", None) or {}
         input_tokens = usage.get("input_tokens") if isinstance(usage, dict) else None
         output_tokens = usage.get("output_tokens") if isinstance(usage, dict) else None
         response_id = None
-        model_config = getattr(data, "model_config", None) or {}
-        if "api.openai.com" in str(model_config.get("base_url") or ""):
-            provider = "openai"
     attributes = {
         key: value
         for key, value in (

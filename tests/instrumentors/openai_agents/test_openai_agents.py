@@ -144,7 +144,10 @@ def test_a_sync_run_with_a_tool_is_one_tree_with_one_model_span_per_request(agen
     result = Runner.run_sync(weather_agent(responses_model(fake_openai)), "Weather in Paris?")
 
     assert result.final_output == "Hello from the fake server!"
-    assert_tool_run_tree(tree(agent, 5), len(fake_openai.requests))
+    spans = tree(agent, 5)
+    assert_tool_run_tree(spans, len(fake_openai.requests))
+    (run,) = by_name(spans, "invoke_agent weather")
+    assert run.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"  # its Responses API model
 
 
 def test_an_async_run_on_chat_completions_is_the_same_tree(agent, fake_openai):
