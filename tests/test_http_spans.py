@@ -6,7 +6,7 @@ import pytest
 import requests
 from opentelemetry import baggage, context, trace
 
-from llmtrace_agent.toolkit.context_flags import inside_llm_call
+from llmtrace_agent.toolkit.context_flags import inside_llm_call, telemetry_upload
 from llmtrace_agent.toolkit.http_spans import error_type, redact_url
 from tests.support.agent import InProcessAgent
 from tests.support.http_server import RecordingHTTPServer, traceparent_ids
@@ -98,6 +98,20 @@ def test_http_instrumentation_suppressed_records_no_span_and_injects_nothing(
     agent.flush()
     assert "traceparent" not in http_server.only_request().headers
     assert [s for s in agent.receiver.spans if s.kind == "CLIENT"] == []
+
+
+def test_a_telemetry_upload_records_no_span_and_injects_nothing(
+    agent: InProcessAgent, http_server: RecordingHTTPServer
+) -> None:
+    with telemetry_upload():
+        requests.get(http_server.url("/v1/traces/ingest"))
+    requests.get(http_server.url("/after"))  # the mark ends with the block
+    agent.flush()
+    upload, after = http_server.requests
+    assert "traceparent" not in upload.headers
+    assert "traceparent" in after.headers
+    client_spans = [s for s in agent.receiver.wait_for_spans(1) if s.kind == "CLIENT"]
+    assert [s.attributes["url.full"] for s in client_spans] == [http_server.url("/after")]
 
 
 def test_baggage_of_the_current_context_is_propagated(
