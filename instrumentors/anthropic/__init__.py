@@ -53,6 +53,7 @@ class AnthropicInstrumentor(Instrumentor):
 
     def instrument(self, module: ModuleType) -> None:
         import importlib
+        import sys
 
         from llmtrace_agent.instrumentors.anthropic.messages import MessagesOperation
         from llmtrace_agent.toolkit.genai import async_llm_wrapper, llm_wrapper
@@ -79,8 +80,10 @@ class AnthropicInstrumentor(Instrumentor):
         base_client = importlib.import_module("anthropic._base_client")
         if hasattr(base_client, "get_tracer"):  # anthropic >= 1: the SDK's own spans
             self.wrap(base_client, "get_tracer", without_duplicate_sdk_spans)
-            sdk_tracing = importlib.import_module("anthropic._tracing")
-            self.wrap(sdk_tracing, "env_open_telemetry", self._content_as_configured)
+            # The module of get_tracer reads a client's options from the environment.
+            sdk_tracing = sys.modules.get(getattr(base_client.get_tracer, "__module__", ""))
+            if sdk_tracing is not None:
+                self.wrap(sdk_tracing, "env_open_telemetry", self._content_as_configured)
         streaming = importlib.import_module("anthropic._streaming")
         for metaclass in ("_SyncStreamMeta", "_AsyncStreamMeta"):  # anthropic 0.x
             self.wrap(streaming, f"{metaclass}.__instancecheck__", stream_proxy_instancecheck)

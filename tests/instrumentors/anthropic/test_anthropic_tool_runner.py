@@ -5,6 +5,7 @@ request (the SDK's duplicate API-call span dropped) and the SDK's ``execute_tool
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 from typing import Any
 
@@ -22,8 +23,7 @@ WEATHER = "Sunny, 21 degrees."
 
 pytestmark = pytest.mark.skipif(
     not hasattr(anthropic, "beta_tool")
-    or not hasattr(anthropic._base_client, "get_tracer")
-    or not hasattr(anthropic.lib, "_tracing"),
+    or importlib.util.find_spec("anthropic.lib._tracing") is None,
     reason=f"anthropic {anthropic.__version__}'s tool runner has no spans of its own",
 )
 
@@ -39,9 +39,8 @@ def agent_client(server: fake.FakeAnthropic, **options: Any) -> Any:
     )
 
 
-@anthropic.beta_tool
 def get_weather(city: str, unit: str) -> str:
-    """The weather in a city."""
+    """The weather in a city (made a tool in each test: older SDKs have no ``beta_tool``)."""
     return WEATHER
 
 
@@ -70,7 +69,7 @@ def assert_one_tree(spans: list[Any], requests: int) -> None:
 
 def test_a_tool_runner_run_is_one_trace_of_agent_chats_and_tool(agent, fake_anthropic):
     runner = agent_client(fake_anthropic).beta.messages.tool_runner(
-        model=MODEL, max_tokens=64, messages=MESSAGES, tools=[get_weather]
+        model=MODEL, max_tokens=64, messages=MESSAGES, tools=[anthropic.beta_tool(get_weather)]
     )
     final = runner.until_done()
 
@@ -107,7 +106,11 @@ def test_an_async_tool_runner_run_is_the_same_tree(agent, fake_anthropic):
 
 def test_a_streaming_tool_runner_run_is_the_same_tree(agent, fake_anthropic):
     runner = agent_client(fake_anthropic).beta.messages.tool_runner(
-        model=MODEL, max_tokens=64, messages=MESSAGES, tools=[get_weather], stream=True
+        model=MODEL,
+        max_tokens=64,
+        messages=MESSAGES,
+        tools=[anthropic.beta_tool(get_weather)],
+        stream=True,
     )
     for stream in runner:
         for _event in stream:
@@ -120,7 +123,7 @@ def test_with_content_capture_the_sdk_tool_span_records_the_arguments(agent, fak
     with agent.configured(capture_content=True):
         client = agent_client(fake_anthropic)  # the option resolves when the client is made
     client.beta.messages.tool_runner(
-        model=MODEL, max_tokens=64, messages=MESSAGES, tools=[get_weather]
+        model=MODEL, max_tokens=64, messages=MESSAGES, tools=[anthropic.beta_tool(get_weather)]
     ).until_done()
 
     spans = run_spans(agent, 4)
