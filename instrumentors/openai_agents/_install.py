@@ -152,7 +152,7 @@ def _trace_finish(
         if step is not None:
             _exit(step)
             if step.span is not None:
-                step.span.end()
+                end_span(step.span, _raised())
     return wrapped(*args, **kwargs)
 
 
@@ -227,6 +227,13 @@ def _discard(step: Step, key: str) -> None:
         _open.pop(key, None)
         if step.span is not None:
             step.span.end()
+
+
+def _raised() -> Exception | None:
+    """The exception propagating through the SDK's ``finish`` call (the run's ``with`` block or
+    ``finally`` it leaves by): what failed the run. A cancellation is no failure."""
+    raised = sys.exc_info()[1]
+    return raised if isinstance(raised, Exception) else None
 
 
 def _flag(args: tuple, kwargs: dict, name: str) -> bool:
@@ -344,8 +351,9 @@ def _close_span(tracer: trace.Tracer, step: Step, sdk_span: object, capture: boo
     elif kind == "guardrail":
         span.set_attribute(semconv.OPENAI_AGENTS_GUARDRAIL_TRIGGERED, bool(data.triggered))
     error = getattr(sdk_span, "error", None)
-    if error and step.exception is not None:
-        end_span(span, step.exception)
+    exception = (step.exception or _raised()) if error else None
+    if exception is not None:
+        end_span(span, exception)
     elif error:
         span.set_attribute(semconv.ERROR_TYPE, "_OTHER")
         span.set_status(Status(StatusCode.ERROR, str(error.get("message") or "")[:1024]))

@@ -415,3 +415,22 @@ def test_an_unmodified_app_under_the_launcher_gives_one_whole_trace(
     # the SDK's upload reached its endpoint at exit, and is no span of the app's
     assert [r for r in sdk_upload.requests if r.path == INGEST_PATH]
     assert not [s for s in receiver.spans if INGEST_PATH in str(s.attributes.get("url.full"))]
+
+
+def test_a_run_that_fails_is_an_error_on_its_agent_and_workflow_spans(agent, fake_openai):
+    from agents.exceptions import MaxTurnsExceeded
+
+    tool_call_then_answer(fake_openai)
+
+    with pytest.raises(MaxTurnsExceeded):
+        Runner.run_sync(
+            weather_agent(responses_model(fake_openai)), "Weather in Paris?", max_turns=1
+        )
+
+    spans = tree(agent, 4)
+    (run,) = by_name(spans, "invoke_agent weather")
+    (workflow,) = by_name(spans, "invoke_workflow Agent workflow")
+    for span in (run, workflow):
+        assert span.status_code == "ERROR", span.name
+        assert span.attributes[semconv.ERROR_TYPE] == "agents.exceptions.MaxTurnsExceeded"
+    assert len(model_spans(spans)) == len(fake_openai.requests) == 1
