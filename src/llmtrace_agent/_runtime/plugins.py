@@ -290,7 +290,12 @@ def _requirement_met(requirement: str, status: PluginStatus) -> bool:
         return True
     status.state = "skipped"
     status.detail = f"needs {requirement}, found {installed or 'no distribution'}"
-    log.warning(f"instrumentor {status.name!r} skipped: {status.detail}")
+    if installed is None:
+        # The module imported is not the library (an app's own ``agents`` package, say): nothing
+        # of the user's is left untraced, so no warning.
+        log.debug(f"instrumentor {status.name!r} skipped: {status.detail}")
+    else:
+        log.warning(f"instrumentor {status.name!r} skipped: {status.detail}")
     return False
 
 
