@@ -125,6 +125,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "psycopg>=3.1.4,<4",
     ),
     (
+        "pydantic_ai",
+        "llmtrace_agent.instrumentors.pydantic_ai:PydanticAIInstrumentor",
+        ("pydantic_ai",),
+        "pydantic-ai-slim>=1.1,<3",
+    ),
+    (
         "requests",
         "llmtrace_agent.instrumentors.requests:RequestsInstrumentor",
         ("requests",),

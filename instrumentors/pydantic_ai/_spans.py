@@ -1,0 +1,390 @@
+"""The tracer and meter Pydantic AI is given: its spans in v1.41 shape, one model span per request.
+
+Pydantic AI opens a ``chat {model}`` CLIENT span around each model request, and the provider
+SDK it calls (the openai SDK for ``OpenAIChatModel``) is traced by our instrumentor too. The
+provider span is the one kept: it is the real request (response id, finish reasons, usage as
+the API reported it) and carries our cost, metrics and content conventions. So Pydantic AI's
+model span is *deferred*: it records in memory while the request runs, offers the model call
+(``delegation.offer``) with the agent's name, and when it ends it is dropped if a provider
+instrumentor took the offer, or exported as it was recorded if none did (a provider we do not
+instrument). While deferred it is the current span but carries its parent's span context, so
+the provider span is a child of the agent run. Pydantic AI's token metrics are dropped likewise
+for a request a provider instrumentor measured, so no backend counts those tokens twice.
+
+Agent-run and tool spans are real spans, with small corrections toward the conventions:
+``error.type`` on errors, no empty ``gen_ai.conversation.id``, no deprecated ``gen_ai.system``,
+no Logfire display hints, and content attributes clipped to the configured length.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
+
+import wrapt
+from opentelemetry import context as context_api
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from llmtrace_agent.toolkit import semconv
+from llmtrace_agent.toolkit.genai.agent_spans import content_json
+from llmtrace_agent.toolkit.genai.content import clip
+from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, offer
+from llmtrace_agent.toolkit.guard import internal_errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+
+    from opentelemetry.util.types import AttributeValue
+
+    from llmtrace_agent._runtime.config import Config
+
+# Pydantic AI's own attribute names (not conventions): the agent-run id it puts beside the
+# conversation id, and Logfire's display hints.
+_PYDANTIC_RUN_ID = "gen_ai.agent.call.id"
+_LOGFIRE_PREFIX = "logfire."
+_DEPRECATED_SYSTEM = "gen_ai.system"  # replaced by gen_ai.provider.name in the conventions
+# Attributes only set when present: Pydantic AI writes "" when there is none.
+_ONLY_WHEN_SET = (semconv.GEN_AI_CONVERSATION_ID, _PYDANTIC_RUN_ID)
+# What only the framework knows, added to the provider's model span (through the offer).
+_FORWARDED = (semconv.GEN_AI_AGENT_NAME, semconv.GEN_AI_CONVERSATION_ID)
+# Content Pydantic AI records with include_content on: clipped like ours, JSON kept valid.
+_CONTENT = frozenset(
+    {
+        semconv.GEN_AI_TOOL_CALL_ARGUMENTS,
+        semconv.GEN_AI_TOOL_CALL_RESULT,
+        semconv.GEN_AI_INPUT_MESSAGES,
+        semconv.GEN_AI_OUTPUT_MESSAGES,
+        semconv.GEN_AI_SYSTEM_INSTRUCTIONS,
+        "final_result",
+        "pydantic_ai.all_messages",
+    }
+)
+_EXCEPTION_EVENT = "exception"
+_EXCEPTION_TYPE = "exception.type"
+
+_request_measured_below: ContextVar[bool] = ContextVar(
+    "llmtrace_pydantic_ai_request_measured_below", default=False
+)
+"""Set when a deferred model span ends: whether a provider instrumentor traced (and measured)
+the request, read by the token metrics Pydantic AI records just after."""
+
+
+class TracerProvider(trace.TracerProvider):
+    """Hands Pydantic AI tracers of the agent's provider, wrapped by ``Tracer``."""
+
+    def __init__(self, provider: trace.TracerProvider, config: Callable[[], Config]) -> None:
+        self._provider = provider
+        self._config = config
+
+    def get_tracer(self, *args: object, **kwargs: object) -> trace.Tracer:
+        return Tracer(self._provider.get_tracer(*args, **kwargs), self._config)  # type: ignore[arg-type]
+
+
+class Tracer(trace.Tracer):
+    """Pydantic AI's tracer: model spans deferred, the others corrected (see the module)."""
+
+    def __init__(self, tracer: trace.Tracer, config: Callable[[], Config]) -> None:
+        self._tracer = tracer
+        self._config = config
+
+    def start_span(
+        self,
+        name: str,
+        context: context_api.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+    ) -> trace.Span:
+        with internal_errors:
+            if kind is SpanKind.CLIENT and _is_model_request(attributes):
+                return DeferredModelSpan(
+                    self._tracer, name, context, attributes or {}, links, start_time
+                )
+            span = self._tracer.start_span(
+                name,
+                context,
+                kind,
+                _corrected(attributes, self._config()),
+                links,
+                start_time,
+                record_exception,
+                set_status_on_exception,
+            )
+            return ConventionalSpan(span, self._config)
+        return self._tracer.start_span(
+            name,
+            context,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+
+    @contextmanager  # type: ignore[arg-type]
+    def start_as_current_span(
+        self,
+        name: str,
+        context: context_api.Context | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        links: Sequence[trace.Link] | None = None,
+        start_time: int | None = None,
+        record_exception: bool = True,
+        set_status_on_exception: bool = True,
+        end_on_exit: bool = True,
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(
+            name,
+            context,
+            kind,
+            attributes,
+            links,
+            start_time,
+            record_exception,
+            set_status_on_exception,
+        )
+        with trace.use_span(
+            span,
+            end_on_exit=end_on_exit,
+            record_exception=record_exception,
+            set_status_on_exception=set_status_on_exception,
+        ) as current:
+            yield current
+
+
+class ConventionalSpan(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A real span of Pydantic AI's, corrected as it is written (the module's list)."""
+
+    def __init__(self, span: trace.Span, config: Callable[[], Config]) -> None:
+        super().__init__(span)
+        self._self_config = config
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        with internal_errors:
+            value = _corrected_value(key, value, self._self_config())  # type: ignore[assignment]
+        self.__wrapped__.set_attribute(key, value)
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        with internal_errors:
+            attributes = _corrected(attributes, self._self_config())
+        self.__wrapped__.set_attributes(attributes)
+
+    def add_event(
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        # Pydantic AI records an error as a bare "exception" event when content is off.
+        if name == _EXCEPTION_EVENT and attributes and _EXCEPTION_TYPE in attributes:
+            self.__wrapped__.set_attribute(semconv.ERROR_TYPE, attributes[_EXCEPTION_TYPE])
+        self.__wrapped__.add_event(name, attributes, timestamp)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self.__wrapped__.set_attribute(semconv.ERROR_TYPE, _qualified_name(type(exception)))
+        self.__wrapped__.record_exception(exception, attributes, timestamp, escaped)
+
+
+class DeferredModelSpan(trace.Span):
+    """Pydantic AI's ``chat`` span, kept in memory until the request ends; exported only when
+    no provider instrumentor traced the request (the module's docstring)."""
+
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        name: str,
+        context: context_api.Context | None,
+        attributes: Mapping[str, AttributeValue],
+        links: Sequence[trace.Link] | None,
+        start_time: int | None,
+    ) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._context = context if context is not None else context_api.get_current()
+        self._parent = trace.get_current_span(self._context).get_span_context()
+        self._attributes: dict[str, AttributeValue] = dict(attributes)
+        self._links = links
+        self._start_time = start_time or time.time_ns()
+        self._events: list[tuple[str, Mapping[str, AttributeValue] | None, int]] = []
+        self._exceptions: list[tuple[BaseException, Mapping[str, AttributeValue] | None, int]] = []
+        self._status: Status | None = None
+        self._ended = False
+        forwarded = {key: attributes[key] for key in _FORWARDED if attributes.get(key)}
+        # Opened here and closed in end(): Pydantic AI starts and ends this span in one frame.
+        self._offering = offer(MODEL_CALL, forwarded)
+        self.offer = self._offering.__enter__()
+
+    # --- the Span API, recorded ------------------------------------------------------------
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self._parent
+
+    def is_recording(self) -> bool:
+        return not self._ended
+
+    @property
+    def attributes(self) -> Mapping[str, AttributeValue]:
+        """Read back by Pydantic AI (``FallbackModel`` updates the model attributes)."""
+        return MappingProxyType(self._attributes)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        for key, value in attributes.items():
+            self.set_attribute(key, value)
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self._attributes[key] = value
+        if key in _FORWARDED and value:  # before the request: the provider span gets it too
+            self.offer.attributes[key] = value
+
+    def add_event(
+        self,
+        name: str,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        self._events.append((name, attributes, timestamp or time.time_ns()))
+
+    def add_link(self, context: trace.SpanContext, attributes: object = None) -> None:
+        self._links = [*(self._links or ()), trace.Link(context, attributes)]  # type: ignore[arg-type]
+
+    def update_name(self, name: str) -> None:
+        self._name = name
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self._status = status if isinstance(status, Status) else Status(status, description)
+
+    def record_exception(
+        self,
+        exception: BaseException,
+        attributes: Mapping[str, AttributeValue] | None = None,
+        timestamp: int | None = None,
+        escaped: bool = False,
+    ) -> None:
+        self._exceptions.append((exception, attributes, timestamp or time.time_ns()))
+
+    def end(self, end_time: int | None = None) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self._offering.__exit__(None, None, None)
+        except ValueError:  # ended in another context than it started in: the offer is gone
+            pass
+        _request_measured_below.set(self.offer.taken)
+        if not self.offer.taken:
+            with internal_errors:
+                self._export(end_time or time.time_ns())
+
+    def _export(self, end_time: int) -> None:
+        """The request was traced by no provider instrumentor: this span is its model span."""
+        attributes = {
+            key: value
+            for key, value in self._attributes.items()
+            if key != _DEPRECATED_SYSTEM and not key.startswith(_LOGFIRE_PREFIX)
+        }
+        span = self._tracer.start_span(
+            self._name,
+            self._context,
+            SpanKind.CLIENT,
+            attributes,
+            self._links,
+            self._start_time,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+        for name, event_attributes, timestamp in self._events:
+            if name == _EXCEPTION_EVENT and event_attributes and _EXCEPTION_TYPE in event_attributes:
+                span.set_attribute(semconv.ERROR_TYPE, event_attributes[_EXCEPTION_TYPE])
+            span.add_event(name, event_attributes, timestamp)
+        for exception, event_attributes, timestamp in self._exceptions:
+            span.set_attribute(semconv.ERROR_TYPE, _qualified_name(type(exception)))
+            span.record_exception(exception, event_attributes, timestamp)
+        if self._status is not None:
+            span.set_status(self._status)
+        span.end(end_time)
+
+
+class MeterProvider:
+    """Hands Pydantic AI meters whose histograms skip a request a provider span measured."""
+
+    def __init__(self, provider: object) -> None:
+        self._provider = provider
+
+    def get_meter(self, *args: object, **kwargs: object) -> Meter:
+        return Meter(self._provider.get_meter(*args, **kwargs))  # type: ignore[attr-defined]
+
+
+class Meter(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Pydantic AI's meter: its histograms are ``GatedHistogram``s."""
+
+    def create_histogram(self, *args: object, **kwargs: object) -> GatedHistogram:
+        return GatedHistogram(self.__wrapped__.create_histogram(*args, **kwargs))
+
+
+class GatedHistogram(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Records nothing for a model request the provider instrumentor already measured (token
+    usage, time to first chunk: our metrics have them), so no backend sums them twice."""
+
+    def record(self, amount: float, attributes: object = None, context: object = None) -> None:
+        if _request_measured_below.get():
+            return
+        self.__wrapped__.record(amount, attributes, context)
+
+
+def _is_model_request(attributes: Mapping[str, AttributeValue] | None) -> bool:
+    return bool(attributes) and attributes.get(semconv.GEN_AI_OPERATION_NAME) == "chat"  # type: ignore[union-attr]
+
+
+def _corrected(
+    attributes: Mapping[str, AttributeValue] | None, config: Config
+) -> dict[str, AttributeValue]:
+    """Pydantic AI's attributes without the empty, deprecated and display-only ones, content
+    clipped."""
+    found: dict[str, AttributeValue] = {}
+    for key, value in (attributes or {}).items():
+        if key.startswith(_LOGFIRE_PREFIX) or key == _DEPRECATED_SYSTEM:
+            continue
+        if key in _ONLY_WHEN_SET and not value:
+            continue
+        found[key] = _corrected_value(key, value, config)  # type: ignore[assignment]
+    return found
+
+
+def _corrected_value(key: str, value: object, config: Config) -> object:
+    """A content attribute longer than the limit, clipped; JSON stays JSON, every string in it
+    clipped."""
+    if key not in _CONTENT or not isinstance(value, str):
+        return value
+    if len(value) <= config.content_max_length:
+        return value
+    try:
+        return content_json(json.loads(value))
+    except ValueError:
+        return clip(value)
+
+
+def _qualified_name(error_class: type) -> str:
+    """``error.type`` as Pydantic AI writes ``exception.type`` (builtins unqualified)."""
+    if error_class.__module__ == "builtins":
+        return error_class.__qualname__
+    return f"{error_class.__module__}.{error_class.__qualname__}"
