@@ -21,7 +21,7 @@ class PydanticAIInstrumentor(Instrumentor):
 
     name = "pydantic_ai"
     targets = ("pydantic_ai",)
-    requires = "pydantic-ai-slim>=1.1,<3"
+    requires = "pydantic-ai-slim>=1.32,<3"
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.instrumentors.pydantic_ai._install import install

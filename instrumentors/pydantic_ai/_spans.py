@@ -12,12 +12,14 @@ the provider span is a child of the agent run. Pydantic AI's token metrics are d
 for a request a provider instrumentor measured, so no backend counts those tokens twice.
 
 Agent-run and tool spans are real spans, with small corrections toward the conventions:
-``error.type`` on errors, no empty ``gen_ai.conversation.id``, no deprecated ``gen_ai.system``,
-no Logfire display hints, and content attributes clipped to the configured length.
+``gen_ai.operation.name`` where an older release left it out, ``error.type`` on errors, no
+empty ``gen_ai.conversation.id``, no deprecated ``gen_ai.system``, no Logfire display hints,
+and content attributes clipped to the configured length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from contextlib import contextmanager
@@ -64,6 +66,7 @@ _CONTENT = frozenset(
         "pydantic_ai.all_messages",
     }
 )
+_OPERATIONS = ("invoke_agent", "execute_tool")  # the span names' first word
 _EXCEPTION_EVENT = "exception"
 _EXCEPTION_TYPE = "exception.type"
 
@@ -104,15 +107,19 @@ class Tracer(trace.Tracer):
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         with internal_errors:
-            if kind is SpanKind.CLIENT and _is_model_request(attributes):
+            if _is_model_request(attributes):  # CLIENT from 1.4x on, INTERNAL before
                 return DeferredModelSpan(
                     self._tracer, name, context, attributes or {}, links, start_time
                 )
+            found = _corrected(attributes, self._config())
+            operation = name.partition(" ")[0]
+            if operation in _OPERATIONS and semconv.GEN_AI_OPERATION_NAME not in found:
+                found[semconv.GEN_AI_OPERATION_NAME] = operation  # releases before 1.3x omit it
             span = self._tracer.start_span(
                 name,
                 context,
                 kind,
-                _corrected(attributes, self._config()),
+                found,
                 links,
                 start_time,
                 record_exception,
@@ -217,7 +224,8 @@ class DeferredModelSpan(trace.Span):
         self._tracer = tracer
         self._name = name
         self._context = context if context is not None else context_api.get_current()
-        self._parent = trace.get_current_span(self._context).get_span_context()
+        parent = trace.get_current_span(self._context)
+        self._parent = parent.get_span_context()
         self._attributes: dict[str, AttributeValue] = dict(attributes)
         self._links = links
         self._start_time = start_time or time.time_ns()
@@ -226,6 +234,10 @@ class DeferredModelSpan(trace.Span):
         self._status: Status | None = None
         self._ended = False
         forwarded = {key: attributes[key] for key in _FORWARDED if attributes.get(key)}
+        if semconv.GEN_AI_AGENT_NAME not in forwarded:  # releases before 1.4x: from the run span
+            run = getattr(parent, "attributes", None) or {}
+            if run.get(semconv.GEN_AI_AGENT_NAME):
+                forwarded[semconv.GEN_AI_AGENT_NAME] = run[semconv.GEN_AI_AGENT_NAME]
         # Opened here and closed in end(): Pydantic AI starts and ends this span in one frame.
         self._offering = offer(MODEL_CALL, forwarded)
         self.offer = self._offering.__enter__()
@@ -286,10 +298,9 @@ class DeferredModelSpan(trace.Span):
         if self._ended:
             return
         self._ended = True
-        try:
+        # ValueError: ended in another context than it started in, where the offer is gone.
+        with contextlib.suppress(ValueError):
             self._offering.__exit__(None, None, None)
-        except ValueError:  # ended in another context than it started in: the offer is gone
-            pass
         _request_measured_below.set(self.offer.taken)
         if not self.offer.taken:
             with internal_errors:
@@ -302,6 +313,10 @@ class DeferredModelSpan(trace.Span):
             for key, value in self._attributes.items()
             if key != _DEPRECATED_SYSTEM and not key.startswith(_LOGFIRE_PREFIX)
         }
+        if _DEPRECATED_SYSTEM in self._attributes:  # the only name before 1.4x
+            attributes.setdefault(
+                semconv.GEN_AI_PROVIDER_NAME, self._attributes[_DEPRECATED_SYSTEM]
+            )
         span = self._tracer.start_span(
             self._name,
             self._context,
@@ -313,8 +328,9 @@ class DeferredModelSpan(trace.Span):
             set_status_on_exception=False,
         )
         for name, event_attributes, timestamp in self._events:
-            if name == _EXCEPTION_EVENT and event_attributes and _EXCEPTION_TYPE in event_attributes:
-                span.set_attribute(semconv.ERROR_TYPE, event_attributes[_EXCEPTION_TYPE])
+            error_type = (event_attributes or {}).get(_EXCEPTION_TYPE)
+            if name == _EXCEPTION_EVENT and error_type:
+                span.set_attribute(semconv.ERROR_TYPE, error_type)
             span.add_event(name, event_attributes, timestamp)
         for exception, event_attributes, timestamp in self._exceptions:
             span.set_attribute(semconv.ERROR_TYPE, _qualified_name(type(exception)))

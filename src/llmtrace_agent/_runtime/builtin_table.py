@@ -128,7 +128,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "pydantic_ai",
         "llmtrace_agent.instrumentors.pydantic_ai:PydanticAIInstrumentor",
         ("pydantic_ai",),
-        "pydantic-ai-slim>=1.1,<3",
+        "pydantic-ai-slim>=1.32,<3",
     ),
     (
         "requests",
