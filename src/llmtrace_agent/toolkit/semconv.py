@@ -105,6 +105,10 @@ GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
 GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"  # opt-in content
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"  # opt-in: [{"id", "score"}] as JSON
 
+# Framework-specific: what a framework has beyond the GenAI spans (CrewAI's tasks)
+CREWAI_TASK_NAME = "crewai.task.name"
+CREWAI_TASK_ID = "crewai.task.id"
+
 # --- Databases (docs/db/database-spans.md): vector stores ------------------------------------
 DB_SYSTEM_NAME = "db.system.name"
 DB_COLLECTION_NAME = "db.collection.name"
