@@ -41,6 +41,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "cohere>=5.11,<8",
     ),
     (
+        "crewai",
+        "llmtrace_agent.instrumentors.crewai:CrewAIInstrumentor",
+        ("crewai",),
+        "crewai>=1.15,<2",
+    ),
+    (
         "django",
         "llmtrace_agent.instrumentors.django:DjangoInstrumentor",
         ("django",),

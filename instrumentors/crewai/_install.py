@@ -1,0 +1,424 @@
+"""Where CrewAI is wrapped, and the spans each wrapper makes.
+
+Each span is started where CrewAI executes the step and made current for exactly that call
+(sync or async), so a task's agent, an agent's model calls and tools nest under it; CrewAI
+copies the context into the threads it starts (``Task.execute_async``), so they stay in the
+tree. A step reached again inside itself (``Crew.kickoff_async`` runs ``kickoff`` in a thread;
+``CrewStructuredTool.invoke`` calls the tool's ``run``) gets no second span.
+"""
+
+from __future__ import annotations
+
+import functools
+from contextvars import ContextVar
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from llmtrace_agent.toolkit import semconv
+from llmtrace_agent.toolkit.genai.agent_spans import (
+    end_span,
+    record_tool_result,
+    start_agent_span,
+    start_tool_span,
+    start_workflow_span,
+)
+from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, offer
+from llmtrace_agent.toolkit.guard import internal_errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
+    from llmtrace_agent.instrumentors.crewai import CrewAIInstrumentor
+    from llmtrace_agent.toolkit.instrumentor import Wrapper
+
+    SpanStarter = Callable[[trace.Tracer, object, tuple, dict], trace.Span | None]
+
+# CrewAI's provider names -> gen_ai.provider.name (GenAI registry), for a model span of ours.
+_PROVIDERS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "claude": "anthropic",
+    "gemini": "gcp.gemini",
+    "google": "gcp.gemini",
+    "azure": "azure.ai.openai",
+    "bedrock": "aws.bedrock",
+    "groq": "groq",
+    "mistral": "mistral_ai",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "xai": "x_ai",
+}
+
+# Modules defining CrewAI's model classes (each with its own ``call`` / ``acall``).
+_LLM_MODULES = (
+    "crewai.llm",
+    "crewai.llms.providers.openai.completion",
+    "crewai.llms.providers.anthropic.completion",
+    "crewai.llms.providers.gemini.completion",
+    "crewai.llms.providers.azure.completion",
+    "crewai.llms.providers.bedrock.completion",
+)
+
+_open_steps: ContextVar[frozenset[tuple[str, int]]] = ContextVar(
+    "llmtrace_crewai_open_steps", default=frozenset()
+)
+"""The steps (kind, object id) being traced in this context, so a step reached again inside
+itself is not traced twice."""
+_open_tools: ContextVar[frozenset[str]] = ContextVar(
+    "llmtrace_crewai_open_tools", default=frozenset()
+)
+"""Names of the tools being traced (a tool's layers: structured tool, tool, function)."""
+
+
+def install(instrumentor: CrewAIInstrumentor) -> None:
+    """Patch each CrewAI module now or when it is imported."""
+    tracer_of = functools.partial(getattr, instrumentor, "tracer")
+    crew, task, agent = (
+        _step("crew", _crew_span),
+        _step("task", _task_span),
+        _step("agent", _agent_span),
+    )
+    targets: dict[str, tuple[tuple[str, Wrapper], ...]] = {
+        "crewai.crew": (
+            ("Crew.kickoff", crew.sync(tracer_of)),
+            ("Crew.kickoff_async", crew.asynchronous(tracer_of)),
+            ("Crew.akickoff", crew.asynchronous(tracer_of)),
+        ),
+        "crewai.task": (
+            ("Task._execute_core", task.sync(tracer_of)),
+            ("Task._aexecute_core", task.asynchronous(tracer_of)),
+        ),
+        "crewai.agent.core": (
+            ("Agent.execute_task", agent.sync(tracer_of)),
+            ("Agent.aexecute_task", agent.asynchronous(tracer_of)),
+        ),
+        "crewai.tools.base_tool": (
+            ("BaseTool.run", _tool_wrapper(tracer_of, is_async=False)),
+            ("BaseTool.arun", _tool_wrapper(tracer_of, is_async=True)),
+            # @tool's class runs its function itself, not through BaseTool.run
+            ("Tool.run", _tool_wrapper(tracer_of, is_async=False)),
+            ("Tool.arun", _tool_wrapper(tracer_of, is_async=True)),
+        ),
+        "crewai.tools.structured_tool": (
+            (
+                "CrewStructuredTool.invoke",
+                _tool_wrapper(tracer_of, is_async=False, structured=True),
+            ),
+            (
+                "CrewStructuredTool.ainvoke",
+                _tool_wrapper(tracer_of, is_async=True, structured=True),
+            ),
+        ),
+    }
+    for module_name, methods in targets.items():
+        instrumentor.when_imported(module_name, functools.partial(_patch, instrumentor, methods))
+    for module_name in _LLM_MODULES:
+        instrumentor.when_imported(
+            module_name, functools.partial(_patch_model_classes, instrumentor, tracer_of)
+        )
+
+
+def _patch(
+    instrumentor: CrewAIInstrumentor,
+    methods: tuple[tuple[str, Wrapper], ...],
+    module: ModuleType,
+) -> None:
+    for path, wrapper in methods:
+        instrumentor.wrap(module, path, wrapper)
+
+
+# --- crews, tasks, agents ----------------------------------------------------------------------
+
+
+def _crew_span(tracer: trace.Tracer, crew: object, args: tuple, kwargs: dict) -> trace.Span:
+    """``invoke_workflow {crew name}``: the crew's name is the app's (``Crew(name=...)``)."""
+    return start_workflow_span(tracer, _text(getattr(crew, "name", None)) or "crew")
+
+
+def _task_span(tracer: trace.Tracer, task: object, args: tuple, kwargs: dict) -> trace.Span:
+    """``crewai.task {task name}`` (INTERNAL): no GenAI convention has tasks; the name only when
+    the app gave one (the description is content, and unbounded)."""
+    name = _text(getattr(task, "name", None))
+    attributes = {semconv.CREWAI_TASK_ID: _text(getattr(task, "id", None))}
+    if name:
+        attributes[semconv.CREWAI_TASK_NAME] = name
+    span_name = f"crewai.task {name}" if name else "crewai.task"
+    return tracer.start_span(span_name, kind=SpanKind.INTERNAL, attributes=attributes)
+
+
+def _agent_span(tracer: trace.Tracer, agent: object, args: tuple, kwargs: dict) -> trace.Span:
+    """``invoke_agent {role}``; the goal is the agent's description."""
+    llm = getattr(agent, "llm", None)
+    provider = _text(getattr(llm, "provider", None))
+    return start_agent_span(
+        tracer,
+        _text(getattr(agent, "role", None)),
+        provider=_PROVIDERS.get(provider, provider) if provider else None,
+        agent_id=_text(getattr(agent, "id", None)),
+        description=_text(getattr(agent, "goal", None)),
+    )
+
+
+class _step:
+    """Wrappers making one span current around a CrewAI step (sync or async)."""
+
+    def __init__(self, kind: str, start: SpanStarter) -> None:
+        self.kind = kind
+        self.start = start
+
+    def _begin(
+        self, tracer: trace.Tracer, instance: object, args: tuple, kwargs: dict
+    ) -> tuple[trace.Span, object] | None:
+        key = (self.kind, id(instance))
+        open_steps = _open_steps.get()
+        if key in open_steps:
+            return None  # the same step, reached again inside itself
+        span = self.start(tracer, instance, args, kwargs)
+        if span is None:
+            return None
+        return span, _open_steps.set(open_steps | {key})
+
+    def sync(self, tracer_of: Callable[[], trace.Tracer]) -> Wrapper:
+        def wrapper(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+            begun = None
+            with internal_errors:
+                begun = self._begin(tracer_of(), instance, args, kwargs)
+            if begun is None:
+                return wrapped(*args, **kwargs)
+            span, token = begun
+            try:
+                with trace.use_span(
+                    span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+                ):
+                    result = wrapped(*args, **kwargs)
+            except BaseException as error:
+                _finish(span, token, error)
+                raise
+            _finish(span, token)
+            return result
+
+        return wrapper
+
+    def asynchronous(self, tracer_of: Callable[[], trace.Tracer]) -> Wrapper:
+        def wrapper(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+            async def traced() -> object:
+                begun = None
+                with internal_errors:
+                    begun = self._begin(tracer_of(), instance, args, kwargs)
+                if begun is None:
+                    return await wrapped(*args, **kwargs)
+                span, token = begun
+                try:
+                    with trace.use_span(
+                        span,
+                        end_on_exit=False,
+                        record_exception=False,
+                        set_status_on_exception=False,
+                    ):
+                        result = await wrapped(*args, **kwargs)
+                except BaseException as error:
+                    _finish(span, token, error)
+                    raise
+                _finish(span, token)
+                return result
+
+            return traced()
+
+        return wrapper
+
+
+def _finish(span: trace.Span, token: object, error: BaseException | None = None) -> None:
+    _open_steps.reset(token)  # type: ignore[arg-type]
+    with internal_errors:
+        end_span(span, error)
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+
+def _tool_wrapper(
+    tracer_of: Callable[[], trace.Tracer], *, is_async: bool, structured: bool = False
+) -> Wrapper:
+    """``execute_tool {tool}`` around a tool's run (``BaseTool.run`` / ``arun``) or a structured
+    tool's ``invoke`` / ``ainvoke`` (its ``input`` is the arguments)."""
+
+    def begin(instance: object, args: tuple, kwargs: dict) -> tuple[trace.Span, object] | None:
+        name = _text(getattr(instance, "name", None)) or "tool"
+        open_tools = _open_tools.get()
+        if name in open_tools:
+            return None  # an outer layer of this tool traces it
+        if structured:
+            arguments = kwargs.get("input", args[0] if args else None)
+        else:
+            arguments = kwargs or (list(args) if args else None)
+        span = start_tool_span(
+            tracer_of(),
+            name,
+            description=_text(getattr(instance, "description", None)),
+            arguments=arguments,
+        )
+        return span, _open_tools.set(open_tools | {name})
+
+    def end(span: trace.Span, token: object, result: object, error: BaseException | None) -> None:
+        _open_tools.reset(token)  # type: ignore[arg-type]
+        with internal_errors:
+            if error is None:
+                record_tool_result(span, result)
+            end_span(span, error)
+
+    if is_async:
+
+        def async_wrapper(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+            async def traced() -> object:
+                begun = None
+                with internal_errors:
+                    begun = begin(instance, args, kwargs)
+                if begun is None:
+                    return await wrapped(*args, **kwargs)
+                span, token = begun
+                try:
+                    with trace.use_span(
+                        span,
+                        end_on_exit=False,
+                        record_exception=False,
+                        set_status_on_exception=False,
+                    ):
+                        result = await wrapped(*args, **kwargs)
+                except BaseException as error:
+                    end(span, token, None, error)
+                    raise
+                end(span, token, result, None)
+                return result
+
+            return traced()
+
+        return async_wrapper
+
+    def wrapper(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+        begun = None
+        with internal_errors:
+            begun = begin(instance, args, kwargs)
+        if begun is None:
+            return wrapped(*args, **kwargs)
+        span, token = begun
+        try:
+            with trace.use_span(
+                span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+            ):
+                result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            end(span, token, None, error)
+            raise
+        end(span, token, result, None)
+        return result
+
+    return wrapper
+
+
+# --- model calls -------------------------------------------------------------------------------
+
+_model_call_open: ContextVar[bool] = ContextVar("llmtrace_crewai_model_call_open", default=False)
+"""A CrewAI model call is offered in this context (a subclass's ``call`` reaching its base's
+makes no second offer)."""
+
+
+def _patch_model_classes(
+    instrumentor: CrewAIInstrumentor, tracer_of: Callable[[], trace.Tracer], module: ModuleType
+) -> None:
+    """Wrap ``call`` / ``acall`` of the model classes this module defines."""
+    for value in list(vars(module).values()):
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        if "call" in vars(value):
+            instrumentor.wrap(value, "call", _model_wrapper(tracer_of, is_async=False))
+        if "acall" in vars(value):
+            instrumentor.wrap(value, "acall", _model_wrapper(tracer_of, is_async=True))
+
+
+def _model_wrapper(tracer_of: Callable[[], trace.Tracer], *, is_async: bool) -> Wrapper:
+    """Offer the model call to the provider instrumentor below (openai, anthropic, litellm…);
+    when none takes it (a provider we do not instrument), a ``chat {model}`` span of ours."""
+
+    def attributes_of(llm: object) -> dict[str, object]:
+        span = trace.get_current_span()
+        agent = (getattr(span, "attributes", None) or {}).get(semconv.GEN_AI_AGENT_NAME)
+        return {semconv.GEN_AI_AGENT_NAME: agent} if agent else {}
+
+    def fallback(llm: object, made: object, error: BaseException | None) -> None:
+        """The model span, when no provider instrumentor made it."""
+        if made.taken:  # type: ignore[attr-defined]
+            return
+        model = _text(getattr(llm, "model", None))
+        provider = _text(getattr(llm, "provider", None)) or "crewai"
+        attributes = {
+            **made.attributes,  # type: ignore[attr-defined]
+            semconv.GEN_AI_OPERATION_NAME: "chat",
+            semconv.GEN_AI_PROVIDER_NAME: _PROVIDERS.get(provider, provider),
+        }
+        if model:
+            attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+        span = tracer_of().start_span(
+            f"chat {model}" if model else "chat",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=made.started_ns,  # type: ignore[attr-defined]
+        )
+        end_span(span, error)
+
+    if is_async:
+
+        def async_wrapper(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+            async def traced() -> object:
+                if _model_call_open.get():
+                    return await wrapped(*args, **kwargs)
+                attributes: dict[str, object] = {}
+                with internal_errors:
+                    attributes = attributes_of(instance)
+                flag = _model_call_open.set(True)
+                error = None
+                try:
+                    with offer(MODEL_CALL, attributes) as made:
+                        return await wrapped(*args, **kwargs)
+                except BaseException as raised:
+                    error = raised
+                    raise
+                finally:
+                    _model_call_open.reset(flag)
+                    with internal_errors:
+                        fallback(instance, made, error)
+
+            return traced()
+
+        return async_wrapper
+
+    def wrapper(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+        if _model_call_open.get():
+            return wrapped(*args, **kwargs)
+        attributes: dict[str, object] = {}
+        with internal_errors:
+            attributes = attributes_of(instance)
+        flag = _model_call_open.set(True)
+        error = None
+        try:
+            with offer(MODEL_CALL, attributes) as made:
+                return wrapped(*args, **kwargs)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            _model_call_open.reset(flag)
+            with internal_errors:
+                fallback(instance, made, error)
+
+    return wrapper
+
+
+def _text(value: object) -> str | None:
+    """A name or id as text (CrewAI's ids are UUIDs), None when absent."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text or None
