@@ -10,8 +10,11 @@ tree. A step reached again inside itself (``Crew.kickoff_async`` runs ``kickoff`
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 from contextvars import ContextVar
 
+import wrapt
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
@@ -28,7 +31,7 @@ from llmtrace_agent.toolkit.guard import internal_errors
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from types import ModuleType
 
     from llmtrace_agent.instrumentors.crewai import CrewAIInstrumentor
@@ -115,6 +118,9 @@ def install(instrumentor: CrewAIInstrumentor) -> None:
     }
     for module_name, methods in targets.items():
         instrumentor.when_imported(module_name, functools.partial(_patch, instrumentor, methods))
+    instrumentor.when_imported(
+        "crewai.telemetry.telemetry", functools.partial(_separate_telemetry, instrumentor)
+    )
     for module_name in _LLM_MODULES:
         instrumentor.when_imported(
             module_name, functools.partial(_patch_model_classes, instrumentor, tracer_of)
@@ -414,6 +420,93 @@ def _model_wrapper(tracer_of: Callable[[], trace.Tracer], *, is_async: bool) -> 
                 fallback(instance, made, error)
 
     return wrapper
+
+
+# --- CrewAI's own telemetry --------------------------------------------------------------------
+
+
+def _separate_telemetry(instrumentor: CrewAIInstrumentor, module: ModuleType) -> None:
+    """Keep CrewAI's anonymous telemetry on its own provider, out of the app's traces.
+
+    Releases before 1.15.20 take their tracer from the global provider (ours, under the agent:
+    their "Crew Created", "Tool Usage"… spans landed in the app's trace and not at their
+    vendor); later ones use their own provider but still start their spans under the current
+    one. Here every telemetry span comes from CrewAI's own provider, as a root of its own
+    trace: the telemetry goes where CrewAI sends it (or nowhere when it is disabled), and its
+    export, a span processor's, is not traced as an application request.
+    """
+    telemetry = getattr(module, "Telemetry", None)
+    if telemetry is None:
+        return
+    instrumentor.wrap(module, "Telemetry.__init__", _detach_after_init)
+    tracing = getattr(module, "trace", None)
+    if tracing is not None and not isinstance(tracing, _TelemetryTracing):
+        module.trace = _TelemetryTracing(tracing, telemetry)  # type: ignore[attr-defined]
+    instance = getattr(telemetry, "_instance", None)
+    if instance is not None:  # made before this hook ran
+        _detach(instance)
+
+
+def _detach_after_init(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> None:
+    wrapped(*args, **kwargs)
+    with internal_errors:
+        _detach(instance)
+
+
+def _detach(telemetry: object) -> None:
+    provider = getattr(telemetry, "provider", None)
+    if provider is not None and not isinstance(provider, _DetachedProvider):
+        telemetry.provider = _DetachedProvider(provider)  # type: ignore[attr-defined]
+
+
+class _TelemetryTracing(wrapt.ObjectProxy):  # type: ignore[misc]
+    """``opentelemetry.trace`` as CrewAI's telemetry module sees it: its tracers come from
+    CrewAI's own provider (a no-op one when telemetry is off), never the global one."""
+
+    def __init__(self, tracing: ModuleType, telemetry: type) -> None:
+        super().__init__(tracing)
+        self._self_telemetry = telemetry
+
+    def get_tracer(self, *args: object, **kwargs: object) -> trace.Tracer:
+        instance = getattr(self._self_telemetry, "_instance", None)
+        provider = getattr(instance, "provider", None)
+        if provider is None:
+            return trace.NoOpTracer()
+        return provider.get_tracer(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+class _DetachedProvider(wrapt.ObjectProxy):  # type: ignore[misc]
+    """CrewAI's telemetry provider, handing out ``_DetachedTracer``s."""
+
+    def get_tracer(self, *args: object, **kwargs: object) -> trace.Tracer:
+        return _DetachedTracer(self.__wrapped__.get_tracer(*args, **kwargs))
+
+
+class _DetachedTracer(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Starts CrewAI's telemetry spans as roots (never under the app's spans), never current."""
+
+    def start_span(
+        self, name: str, context: object = None, *args: object, **kwargs: object
+    ) -> trace.Span:
+        if context is None:
+            context = otel_context.Context()
+        return self.__wrapped__.start_span(name, context, *args, **kwargs)  # type: ignore[no-any-return]
+
+    @contextmanager
+    def start_as_current_span(
+        self,
+        name: str,
+        context: object = None,
+        *args: object,
+        end_on_exit: bool = True,
+        **kwargs: object,
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(name, context, *args, **kwargs)
+        try:
+            yield span
+        finally:
+            if end_on_exit:
+                span.end()
 
 
 def _text(value: object) -> str | None:

@@ -189,9 +189,14 @@ APP = """
 # CrewAI's telemetry exporter sends to its vendor; the app points it at a loopback server.
 TELEMETRY_TO_LOOPBACK = """
     from crewai.telemetry.telemetry import Telemetry
-    exporter = Telemetry()._exporter
-    exporter._endpoint = {endpoint!r}
-    getattr(exporter, "_client", exporter)._endpoint = {endpoint!r}
+    telemetry = Telemetry()
+    exporters = [getattr(telemetry, "_exporter", None)] + [
+        getattr(getattr(processor, "_batch_processor", None), "_exporter", None)
+        for processor in telemetry.provider._active_span_processor._span_processors
+    ]
+    for exporter in filter(None, exporters):
+        exporter._endpoint = {endpoint!r}
+        getattr(exporter, "_client", exporter)._endpoint = {endpoint!r}
     """
 
 
