@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import typing
 import warnings
@@ -17,6 +18,8 @@ from llmtrace_agent.instrumentors.pydantic_ai import _spans
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
+
     from llmtrace_agent.instrumentors.pydantic_ai import PydanticAIInstrumentor
 
 # Instrumentation formats, newest first. 6: tool results in a message with role "tool", as the
@@ -38,6 +41,12 @@ def install(instrumentor: PydanticAIInstrumentor) -> None:
     settings = _settings(instrumentor)
     Agent.instrument_all(settings)
     _installed.append(settings)
+    instrumentor.when_imported("pydantic_ai._agent_graph", functools.partial(_relay, instrumentor))
+
+
+def _relay(instrumentor: PydanticAIInstrumentor, module: ModuleType) -> None:
+    """A streamed request runs in another task than its span: ``relay_offer_with_context``."""
+    instrumentor.wrap(module, "capture_current_context", _spans.relay_offer_with_context)
 
 
 def uninstall() -> None:

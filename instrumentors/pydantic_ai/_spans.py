@@ -34,7 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai.agent_spans import content_json
 from llmtrace_agent.toolkit.genai.content import clip
-from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, offer
+from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, Offer, offer
 from llmtrace_agent.toolkit.guard import internal_errors
 
 TYPE_CHECKING = False
@@ -233,6 +233,7 @@ class DeferredModelSpan(trace.Span):
         self._exceptions: list[tuple[BaseException, Mapping[str, AttributeValue] | None, int]] = []
         self._status: Status | None = None
         self._ended = False
+        self._relayed: list[Offer] = []
         forwarded = {key: attributes[key] for key in _FORWARDED if attributes.get(key)}
         if semconv.GEN_AI_AGENT_NAME not in forwarded:  # releases before 1.4x: from the run span
             run = getattr(parent, "attributes", None) or {}
@@ -241,6 +242,19 @@ class DeferredModelSpan(trace.Span):
         # Opened here and closed in end(): Pydantic AI starts and ends this span in one frame.
         self._offering = offer(MODEL_CALL, forwarded)
         self.offer = self._offering.__enter__()
+
+    @contextmanager
+    def offered_here(self) -> Iterator[None]:
+        """Offer this request again in another task (Pydantic AI streams a response in the
+        consumer's task, re-attaching only the OpenTelemetry context it captured)."""
+        offering = offer(MODEL_CALL, self.offer.attributes)
+        self._relayed.append(offering.__enter__())
+        try:
+            yield
+        finally:
+            # Pydantic AI may finalize a stream in yet another context, where the offer is gone.
+            with contextlib.suppress(ValueError):
+                offering.__exit__(None, None, None)
 
     # --- the Span API, recorded ------------------------------------------------------------
 
@@ -301,8 +315,9 @@ class DeferredModelSpan(trace.Span):
         # ValueError: ended in another context than it started in, where the offer is gone.
         with contextlib.suppress(ValueError):
             self._offering.__exit__(None, None, None)
-        _request_measured_below.set(self.offer.taken)
-        if not self.offer.taken:
+        taken = self.offer.taken or any(relayed.taken for relayed in self._relayed)
+        _request_measured_below.set(taken)
+        if not taken:
             with internal_errors:
                 self._export(end_time or time.time_ns())
 
@@ -338,6 +353,24 @@ class DeferredModelSpan(trace.Span):
         if self._status is not None:
             span.set_status(self._status)
         span.end(end_time)
+
+
+def relay_offer_with_context(
+    wrapped: Callable[..., Callable[[], object]], instance: object, args: tuple, kwargs: dict
+) -> Callable[[], object]:
+    """Wraps Pydantic AI's ``capture_current_context``: when the captured context's current
+    span is a deferred model span, re-attaching it also offers that span's request there."""
+    attach = wrapped(*args, **kwargs)
+    span = trace.get_current_span()
+    if not isinstance(span, DeferredModelSpan):
+        return attach
+
+    @contextmanager
+    def attach_and_offer() -> Iterator[None]:
+        with attach(), span.offered_here():  # type: ignore[attr-defined]
+            yield
+
+    return attach_and_offer
 
 
 class MeterProvider:

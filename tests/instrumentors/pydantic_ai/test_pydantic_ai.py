@@ -14,7 +14,13 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from tests.support.agent import InProcessAgent, code, run_traced
-from tests.support.fake_openai import TOOL_ARGUMENTS, FakeOpenAI, Reply, chat_completion
+from tests.support.fake_openai import (
+    TOOL_ARGUMENTS,
+    FakeOpenAI,
+    Reply,
+    chat_chunks,
+    chat_completion,
+)
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 
 MODEL = "gpt-4o-mini"
@@ -152,6 +158,32 @@ def test_async_runs_keep_the_tree(agent: InProcessAgent, fake_openai: FakeOpenAI
     [run] = spans["invoke_agent"]
     assert len(spans["chat"]) == len(fake_openai.requests) == 2
     assert all(span.parent_span_id == run.span_id for span in spans["chat"])
+    assert descends_from(spans["execute_tool"][0], run, agent.receiver.spans)
+    assert {span.trace_id for span in agent.receiver.spans} == {run.trace_id}
+
+
+def test_a_streamed_run_keeps_one_model_span_per_request(
+    agent: InProcessAgent, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.reply(
+        Reply(events=chat_chunks(model=MODEL, tool_call=True, usage=True)),
+        Reply(events=chat_chunks(model=MODEL, pieces=("It is", " sunny."), usage=True)),
+    )
+
+    async def main() -> str:
+        async with httpx.AsyncClient() as http_client:
+            weather = weather_agent(fake_openai, http_client=http_client)
+            async with weather.run_stream(PROMPT) as streamed:
+                return "".join([piece async for piece in streamed.stream_text(delta=True)])
+
+    assert asyncio.run(main()) == "It is sunny."
+    spans = tree(agent.spans(4))
+    [run] = spans["invoke_agent"]
+    chats = spans["chat"]
+    assert len(chats) == len(fake_openai.requests) == 2
+    assert all(chat.scope == "llmtrace_agent.openai" for chat in chats)
+    assert all(chat.attributes["gen_ai.request.stream"] is True for chat in chats)
+    assert all(chat.parent_span_id == run.span_id for chat in chats)
     assert descends_from(spans["execute_tool"][0], run, agent.receiver.spans)
     assert {span.trace_id for span in agent.receiver.spans} == {run.trace_id}
 
