@@ -65,7 +65,7 @@ def _settings(instrumentor: PydanticAIInstrumentor) -> object:
     config = instrumentor.config
     options = {
         "tracer_provider": _spans.TracerProvider(
-            trace.get_tracer_provider(), lambda: instrumentor.config
+            trace.get_tracer_provider(), lambda: instrumentor.config.content_max_length
         ),
         "meter_provider": _spans.MeterProvider(metrics.get_meter_provider()),
         "include_content": config.capture_content,

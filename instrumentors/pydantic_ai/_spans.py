@@ -43,8 +43,6 @@ if TYPE_CHECKING:
 
     from opentelemetry.util.types import AttributeValue
 
-    from llmtrace_agent._runtime.config import Config
-
 # Pydantic AI's own attribute names (not conventions): the agent-run id it puts beside the
 # conversation id, and Logfire's display hints.
 _PYDANTIC_RUN_ID = "gen_ai.agent.call.id"
@@ -80,20 +78,20 @@ the request, read by the token metrics Pydantic AI records just after."""
 class TracerProvider(trace.TracerProvider):
     """Hands Pydantic AI tracers of the agent's provider, wrapped by ``Tracer``."""
 
-    def __init__(self, provider: trace.TracerProvider, config: Callable[[], Config]) -> None:
+    def __init__(self, provider: trace.TracerProvider, max_length: Callable[[], int]) -> None:
         self._provider = provider
-        self._config = config
+        self._max_length = max_length
 
     def get_tracer(self, *args: object, **kwargs: object) -> trace.Tracer:
-        return Tracer(self._provider.get_tracer(*args, **kwargs), self._config)  # type: ignore[arg-type]
+        return Tracer(self._provider.get_tracer(*args, **kwargs), self._max_length)  # type: ignore[arg-type]
 
 
 class Tracer(trace.Tracer):
     """Pydantic AI's tracer: model spans deferred, the others corrected (see the module)."""
 
-    def __init__(self, tracer: trace.Tracer, config: Callable[[], Config]) -> None:
+    def __init__(self, tracer: trace.Tracer, max_length: Callable[[], int]) -> None:
         self._tracer = tracer
-        self._config = config
+        self._max_length = max_length
 
     def start_span(
         self,
@@ -111,7 +109,7 @@ class Tracer(trace.Tracer):
                 return DeferredModelSpan(
                     self._tracer, name, context, attributes or {}, links, start_time
                 )
-            found = _corrected(attributes, self._config())
+            found = _corrected(attributes, self._max_length())
             operation = name.partition(" ")[0]
             if operation in _OPERATIONS and semconv.GEN_AI_OPERATION_NAME not in found:
                 found[semconv.GEN_AI_OPERATION_NAME] = operation  # releases before 1.3x omit it
@@ -125,7 +123,7 @@ class Tracer(trace.Tracer):
                 record_exception,
                 set_status_on_exception,
             )
-            return ConventionalSpan(span, self._config)
+            return ConventionalSpan(span, self._max_length)
         return self._tracer.start_span(
             name,
             context,
@@ -172,18 +170,18 @@ class Tracer(trace.Tracer):
 class ConventionalSpan(wrapt.ObjectProxy):  # type: ignore[misc]
     """A real span of Pydantic AI's, corrected as it is written (the module's list)."""
 
-    def __init__(self, span: trace.Span, config: Callable[[], Config]) -> None:
+    def __init__(self, span: trace.Span, max_length: Callable[[], int]) -> None:
         super().__init__(span)
-        self._self_config = config
+        self._self_max_length = max_length
 
     def set_attribute(self, key: str, value: AttributeValue) -> None:
         with internal_errors:
-            value = _corrected_value(key, value, self._self_config())  # type: ignore[assignment]
+            value = _corrected_value(key, value, self._self_max_length())  # type: ignore[assignment]
         self.__wrapped__.set_attribute(key, value)
 
     def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
         with internal_errors:
-            attributes = _corrected(attributes, self._self_config())
+            attributes = _corrected(attributes, self._self_max_length())
         self.__wrapped__.set_attributes(attributes)
 
     def add_event(
@@ -405,7 +403,7 @@ def _is_model_request(attributes: Mapping[str, AttributeValue] | None) -> bool:
 
 
 def _corrected(
-    attributes: Mapping[str, AttributeValue] | None, config: Config
+    attributes: Mapping[str, AttributeValue] | None, max_length: int
 ) -> dict[str, AttributeValue]:
     """Pydantic AI's attributes without the empty, deprecated and display-only ones, content
     clipped."""
@@ -415,16 +413,16 @@ def _corrected(
             continue
         if key in _ONLY_WHEN_SET and not value:
             continue
-        found[key] = _corrected_value(key, value, config)  # type: ignore[assignment]
+        found[key] = _corrected_value(key, value, max_length)  # type: ignore[assignment]
     return found
 
 
-def _corrected_value(key: str, value: object, config: Config) -> object:
+def _corrected_value(key: str, value: object, max_length: int) -> object:
     """A content attribute longer than the limit, clipped; JSON stays JSON, every string in it
     clipped."""
     if key not in _CONTENT or not isinstance(value, str):
         return value
-    if len(value) <= config.content_max_length:
+    if len(value) <= max_length:
         return value
     try:
         return content_json(json.loads(value))

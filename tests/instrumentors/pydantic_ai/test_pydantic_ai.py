@@ -106,6 +106,20 @@ def test_agent_run_tool_and_model_requests_form_one_tree(
     assert not any(span.kind == "CLIENT" for span in theirs)
 
 
+def test_token_metrics_are_not_recorded_twice(
+    agent: InProcessAgent, fake_openai: FakeOpenAI
+) -> None:
+    tool_call_then_answer(fake_openai)
+
+    weather_agent(fake_openai).run_sync(PROMPT)
+
+    agent.flush()
+    points = agent.receiver.points("gen_ai.client.token.usage")
+    assert points  # the openai instrumentor's
+    # Pydantic AI's own points carry its deprecated gen_ai.system: none for a measured request.
+    assert not any("gen_ai.system" in point.attributes for point in points)
+
+
 def test_content_is_off_by_default(agent: InProcessAgent, fake_openai: FakeOpenAI) -> None:
     tool_call_then_answer(fake_openai)
 
@@ -236,6 +250,18 @@ def test_under_llmtrace_run_with_content_on(
     assert PROMPT in chats[0].attributes["gen_ai.input.messages"]
 
 
+def test_content_is_clipped_and_stays_json(receiver: OTLPReceiver, fake_openai: FakeOpenAI) -> None:
+    env = {"LLMTRACE_CAPTURE_CONTENT": "true", "LLMTRACE_CONTENT_MAX_LENGTH": "8"}
+
+    spans = tree(run_app(receiver, fake_openai, env))
+
+    [run] = spans["invoke_agent"]
+    [tool] = spans["execute_tool"]
+    assert tool.attributes["gen_ai.tool.call.result"] == "sunny in…[truncated]"
+    messages = json.loads(run.attributes["pydantic_ai.all_messages"])  # still JSON
+    assert "What is …[truncated]" in json.dumps(messages, ensure_ascii=False)
+
+
 def test_a_provider_we_do_not_trace_keeps_pydantic_ai_model_spans(
     receiver: OTLPReceiver, fake_openai: FakeOpenAI
 ) -> None:
@@ -254,6 +280,9 @@ def test_a_provider_we_do_not_trace_keeps_pydantic_ai_model_spans(
         assert chat.attributes["gen_ai.usage.input_tokens"] == 12
         assert "gen_ai.system" not in chat.attributes  # deprecated name
         assert chat.end_ns > chat.start_ns
+    # Unmeasured by us, the requests keep Pydantic AI's token metrics.
+    points = receiver.points("gen_ai.client.token.usage")
+    assert any(point.attributes.get("gen_ai.system") == "openai" for point in points)
 
 
 def test_disabled_it_leaves_pydantic_ai_untraced(
