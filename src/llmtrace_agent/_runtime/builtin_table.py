@@ -89,6 +89,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "litellm>=1.60,<2",
     ),
     (
+        "llama_index",
+        "llmtrace_agent.instrumentors.llama_index:LlamaIndexInstrumentor",
+        ("llama_index.core",),
+        "llama-index-core>=0.13,<0.15",
+    ),
+    (
         "mistralai",
         "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
         ("mistralai", "mistralai.client"),
