@@ -300,9 +300,10 @@ def _start_run(
             record.agent_name,
             description=as_str(getattr(workflow, "description", None)),
         )
-    # The app's name for it: a workflow_name it set, or its own Workflow subclass's name
-    # (never a LlamaIndex class name such as AgentWorkflow).
-    name = as_str(getattr(workflow, "workflow_name", None))
+    # The app's name for it: the workflow_name it gave (``workflow_name`` itself falls back to
+    # the class's dotted path), or its own Workflow subclass's name; never a LlamaIndex class
+    # name such as AgentWorkflow.
+    name = as_str(getattr(workflow, "_workflow_name", None))
     cls = type(workflow)
     if name is None and not cls.__module__.startswith(_FRAMEWORK_MODULES):
         name = cls.__name__
