@@ -166,6 +166,94 @@ def test_agent_workflow_is_a_workflow_span_over_its_agents_turns(agent, fake_ope
     assert {span.trace_id for span in spans} == {run.trace_id}
 
 
+def handoff_chunks(to_agent: str) -> list[dict[str, Any]]:
+    """A streamed tool call of AgentWorkflow's ``handoff`` tool."""
+    events = chat_chunks(model=MODEL, tool_call=True, usage=True)
+    arguments = json.dumps({"to_agent": to_agent, "reason": "it knows the weather"})
+    for event in events:
+        for choice in event["choices"]:
+            for call in choice["delta"].get("tool_calls", []):
+                if "id" in call:
+                    call.update(id="call_0", function={"name": "handoff", "arguments": arguments})
+                else:
+                    call["function"]["arguments"] = ""
+    return events
+
+
+def test_a_handoff_ends_one_agents_turn_and_starts_the_next(agent, fake_openai):
+    fake_openai.reply(
+        Reply(events=handoff_chunks("weather")),
+        Reply(events=chat_chunks(model=MODEL, tool_call=True, usage=True)),
+        Reply(events=chat_chunks(model=MODEL, usage=True)),
+    )
+    model = llm(fake_openai)
+    router = FunctionAgent(
+        name="router", description="Routes questions.", llm=model, can_handoff_to=["weather"]
+    )
+    weather = FunctionAgent(
+        name="weather", description="Answers weather questions.", tools=[get_weather], llm=model
+    )
+    workflow = AgentWorkflow(agents=[router, weather], root_agent="router")
+
+    asyncio.run(_run(workflow, "Weather in Paris?"))
+
+    spans = traced(agent, 8)
+    (run,) = named(spans, "invoke_workflow")
+    (first,) = named(spans, "invoke_agent router")
+    (second,) = named(spans, "invoke_agent weather")
+    (handoff,) = named(spans, "execute_tool handoff")
+    (tool,) = named(spans, "execute_tool get_weather")
+    chats = sorted(named(spans, f"chat {MODEL}"), key=lambda span: span.start_ns)
+    assert len(chats) == chat_requests(fake_openai) == 3
+    assert first.parent_span_id == second.parent_span_id == run.span_id
+    assert first.end_ns <= second.start_ns
+    assert [span.parent_span_id for span in chats] == [first.span_id, *[second.span_id] * 2]
+    assert handoff.parent_span_id == first.span_id and tool.parent_span_id == second.span_id
+    assert handoff.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_0"
+    assert [span.attributes[semconv.GEN_AI_AGENT_NAME] for span in chats] == [
+        "router",
+        "weather",
+        "weather",
+    ]
+
+
+def test_react_agent_run_with_a_tool(agent, fake_openai):
+    from llama_index.core.agent.workflow import ReActAgent
+
+    fake_openai.reply(
+        Reply(
+            events=chat_chunks(
+                model=MODEL,
+                pieces=(
+                    "Thought: I need the weather.\n",
+                    "Action: get_weather\n",
+                    'Action Input: {"city": "Paris"}\n',
+                ),
+                usage=True,
+            )
+        ),
+        Reply(
+            events=chat_chunks(
+                model=MODEL,
+                pieces=("Thought: I can answer.\n", "Answer: sunny in Paris"),
+                usage=True,
+            )
+        ),
+    )
+    react = ReActAgent(name="reasoner", tools=[get_weather], llm=llm(fake_openai))
+
+    answer = asyncio.run(_run(react, "Weather in Paris?"))
+
+    assert "sunny in Paris" in str(answer)
+    spans = traced(agent, 4)
+    (run,) = named(spans, "invoke_agent reasoner")
+    (tool,) = named(spans, "execute_tool get_weather")
+    chats = named(spans, f"chat {MODEL}")
+    assert len(chats) == chat_requests(fake_openai) == 2
+    assert all(span.parent_span_id == run.span_id for span in [*chats, tool])
+    assert tool.status_code != "ERROR"
+
+
 def test_a_workflow_of_the_apps_own_is_named_after_its_class(agent, fake_openai):
     from llama_index.core.workflow import StartEvent, StopEvent, Workflow, step
 
