@@ -33,7 +33,7 @@ class LlamaIndexInstrumentor(Instrumentor):
 
     name = "llama_index"
     targets = ("llama_index.core",)
-    requires = "llama-index-core>=0.13,<0.15"
+    requires = "llama-index-core>=0.14.5,<0.15"  # 0.14.5: llama-index-llms-openai 0.8
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.instrumentors.llama_index import _install

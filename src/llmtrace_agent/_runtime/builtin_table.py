@@ -92,7 +92,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llama_index",
         "llmtrace_agent.instrumentors.llama_index:LlamaIndexInstrumentor",
         ("llama_index.core",),
-        "llama-index-core>=0.13,<0.15",
+        "llama-index-core>=0.14.5,<0.15",
     ),
     (
         "mistralai",
