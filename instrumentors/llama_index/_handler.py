@@ -320,12 +320,16 @@ def _make_current(record: Record, span: trace.Span | None) -> None:
 def _exit(
     tracer: trace.Tracer, record: Record, result: object, error: BaseException | None
 ) -> None:
-    if current.get() is record:  # still in the context we entered in (see the module doc)
-        if record.otel_token is not None:
-            otel_context.detach(record.otel_token)  # type: ignore[arg-type]
-        current.reset(record.current_token)  # type: ignore[arg-type]
-        if record.offer_scope is not None:
-            record.offer_scope.__exit__(None, None, None)
+    if current.get() is record:  # in the context we entered in, or a copy of it
+        try:
+            current.reset(record.current_token)  # type: ignore[arg-type]
+        except ValueError:  # a copy (a task's): what we set there is not ours to undo
+            pass
+        else:
+            if record.otel_token is not None:
+                otel_context.detach(record.otel_token)  # type: ignore[arg-type]
+            if record.offer_scope is not None:
+                record.offer_scope.__exit__(None, None, None)
     kind = record.kind
     if kind == RETRIEVER:
         _end_retrieval(tracer, record, result, error)

@@ -25,6 +25,7 @@ def install(instrumentor: Instrumentor) -> None:
         wrap_class,
     )
 
+    _check_workflows()
     instrumentor.active = True
     if "handler" not in _installed:
         handler = make_handler(instrumentor)
@@ -68,6 +69,28 @@ def uninstall() -> None:
     if hook is not None:
         mixin, original = hook  # type: ignore[misc]
         mixin.__init_subclass__ = original
+
+
+OLDEST_WORKFLOWS = (2, 16)
+"""llama-index-workflows 2.16 enters and leaves a run's dispatcher span inside the run's task;
+before, ``Workflow.run`` was the span, left from a callback of the handler it returned, so its
+span could not be made current for the steps without leaking into the caller's context."""
+
+
+def _check_workflows() -> None:
+    """Stay out (the agent warns once) with a llama-index-workflows older than 2.16."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("llama-index-workflows")
+    except PackageNotFoundError:
+        return
+    parts = tuple(int(part) for part in installed.split(".")[:2] if part.isdigit())
+    if parts < OLDEST_WORKFLOWS:
+        raise RuntimeError(
+            f"llama-index-workflows {installed} is older than 2.16, which LlamaIndex tracing "
+            "needs; upgrade it (pip install -U llama-index-workflows) to trace LlamaIndex"
+        )
 
 
 def _with_subclasses(base: type) -> list[type]:

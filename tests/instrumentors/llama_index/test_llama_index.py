@@ -15,6 +15,7 @@ from llama_index.core.agent.workflow import AgentWorkflow, FunctionAgent
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.llms import MockLLM
+from llama_index.core.workflow import StartEvent, StopEvent, Workflow, step
 from llama_index.embeddings.openai import OpenAIEmbedding
 from llama_index.llms.openai import OpenAI
 
@@ -255,8 +256,6 @@ def test_react_agent_run_with_a_tool(agent, fake_openai):
 
 
 def test_a_workflow_of_the_apps_own_is_named_after_its_class(agent, fake_openai):
-    from llama_index.core.workflow import StartEvent, StopEvent, Workflow, step
-
     model = llm(fake_openai)
 
     class Summarize(Workflow):
