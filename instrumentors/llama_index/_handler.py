@@ -246,7 +246,7 @@ def _enter(
         if record.name:
             attributes[semconv.GEN_AI_DATA_SOURCE_ID] = record.name
         if record.top_k:
-            attributes[semconv.GEN_AI_REQUEST_TOP_K] = record.top_k
+            attributes[semconv.GEN_AI_REQUEST_TOP_K] = float(record.top_k)  # a double in the spec
         # Offered to a vector-store instrumentor underneath; our own span only if untaken.
         record.offer = Offer(RETRIEVAL, attributes)
         record.offer_scope = reoffer(record.offer)
