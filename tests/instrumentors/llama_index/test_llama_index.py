@@ -442,3 +442,62 @@ def test_mock_embeddings_get_a_framework_embeddings_span(agent):
     # The retrieval span is made once the search is over and nobody else traced it, so the
     # query's embedding, made before, is beside it rather than under it.
     assert embedding.start_ns >= retrieval.start_ns
+
+
+def test_a_traced_vector_store_takes_the_retrievers_search(agent):
+    """A store instrumentor underneath (here one made with the toolkit for LlamaIndex's own
+    SimpleVectorStore) makes the one retrieval span; the retriever makes none of its own."""
+    from llama_index.core.vector_stores import SimpleVectorStore
+
+    from llmtrace_agent.toolkit.instrumentor import Instrumentor
+    from llmtrace_agent.toolkit.vector_store import StoreCall, StoreResult, store_wrapper
+
+    def describe(instance: object, args: tuple[object, ...], kwargs: dict) -> StoreCall:
+        query = args[0] if args else kwargs["query"]
+        return StoreCall("simple", "query", "memory", search=True, top_k=query.similarity_top_k)
+
+    def read_result(call: StoreCall, result: Any) -> StoreResult:
+        return StoreResult(returned=len(result.ids or []))
+
+    store = Instrumentor()
+    store.name = "test_store"
+    store.wrap(SimpleVectorStore, "query", store_wrapper(store, describe, read_result))
+    try:
+        index = VectorStoreIndex.from_documents(
+            [Document(text=text) for text in DOCUMENTS], embed_model=MockEmbedding(embed_dim=3)
+        )
+        index.set_index_id("capitals")
+        agent.flush()
+        agent.receiver.clear()
+
+        index.as_retriever(similarity_top_k=1).retrieve("capital of France")
+    finally:
+        store.uninstrument(None)  # type: ignore[arg-type]
+
+    spans = traced(agent, 2)
+    (search,) = [span for span in spans if span.name.startswith("retrieval")]
+    assert search.name == "retrieval memory" and search.kind == "CLIENT"
+    assert search.attributes[semconv.GEN_AI_REQUEST_TOP_K] == 1
+    assert search.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 1
+
+
+def test_an_async_streamed_query_answer_ends_the_query_span_when_consumed(agent, fake_openai):
+    index = VectorStoreIndex.from_documents(
+        [Document(text=text) for text in DOCUMENTS], embed_model=embed_model(fake_openai)
+    )
+    engine = index.as_query_engine(llm=llm(fake_openai), streaming=True, similarity_top_k=1)
+    agent.flush()
+    agent.receiver.clear()
+    fake_openai.clear()
+
+    async def ask() -> str:
+        response = await engine.aquery("What is the capital of France?")
+        return "".join([token async for token in response.response_gen])
+
+    assert asyncio.run(ask()) == "Hello from the fake server!"
+    spans = traced(agent, 4)
+    (query,) = named(spans, "query RetrieverQueryEngine")
+    (chat,) = [span for span in spans if span.name.startswith("chat")]
+    assert chat_requests(fake_openai) == 1
+    assert chat.parent_span_id == query.span_id
+    assert query.end_ns >= chat.end_ns
