@@ -22,6 +22,7 @@ from llmtrace_agent.instrumentors.llama_index._handler import agent_name
 from llmtrace_agent.instrumentors.llama_index._streams import follow, in_model_call
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai import agent_spans
+from llmtrace_agent.toolkit.genai.content import message, output_message, text_part, to_json
 from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, Offer, reoffer
 from llmtrace_agent.toolkit.guard import internal_errors
 from llmtrace_agent.toolkit.readers import as_int, as_str, field
@@ -61,9 +62,11 @@ _CORE_PROVIDER = "llama_index"
 class ModelCall:
     """One model or embedding call a LlamaIndex class makes: its offer and its caller's context."""
 
-    __slots__ = ("context", "instance", "offer", "operation")
+    __slots__ = ("capture", "context", "instance", "offer", "operation", "request")
 
-    def __init__(self, instance: object, operation: str) -> None:
+    def __init__(
+        self, instance: object, operation: str, args: tuple[object, ...], capture: bool
+    ) -> None:
         attributes: dict[str, object] = {}
         name = agent_name()
         if name:
@@ -72,6 +75,9 @@ class ModelCall:
         self.operation = operation
         self.offer = Offer(MODEL_CALL, attributes)
         self.context = otel_context.get_current()
+        # The messages or prompt, kept only for a framework span's content (capture on).
+        self.capture = capture and operation != "embeddings"  # vectors are no content
+        self.request = args[0] if args and self.capture else None
 
     def finish(self, tracer: trace.Tracer, error: BaseException | None, response: object) -> None:
         """The framework's own model span, only when no provider instrumentor took the call."""
@@ -87,6 +93,8 @@ class ModelCall:
         if model:
             attributes[semconv.GEN_AI_REQUEST_MODEL] = model
         attributes.update(_usage(response))
+        if self.capture:
+            attributes.update(_content(self.request, response))
         name = f"{self.operation} {model}" if model else self.operation
         span = tracer.start_span(
             name, self.context, SpanKind.CLIENT, attributes, start_time=self.offer.started_ns
@@ -124,7 +132,7 @@ def sync_wrapper(instrumentor: Instrumentor, operation: str) -> Wrapper:
             return wrapped(*args, **kwargs)
         call = None
         with internal_errors:
-            call = ModelCall(instance, operation)
+            call = ModelCall(instance, operation, args, instrumentor.config.capture_content)
         if call is None:
             return wrapped(*args, **kwargs)
         flag = in_model_call.set(True)
@@ -155,7 +163,8 @@ def async_wrapper(instrumentor: Instrumentor, operation: str) -> Wrapper:
         # Hot path: every model call.
         if in_model_call.get() or not instrumentor.active:
             return wrapped(*args, **kwargs)
-        return _call_async(tracer, operation, wrapped, instance, args, kwargs)
+        capture = instrumentor.config.capture_content
+        return _call_async(tracer, operation, capture, wrapped, instance, args, kwargs)
 
     return wrapper
 
@@ -163,6 +172,7 @@ def async_wrapper(instrumentor: Instrumentor, operation: str) -> Wrapper:
 async def _call_async(
     tracer: trace.Tracer,
     operation: str,
+    capture: bool,
     wrapped: Callable[..., object],
     instance: object,
     args: tuple[object, ...],
@@ -170,7 +180,7 @@ async def _call_async(
 ) -> object:
     call = None
     with internal_errors:
-        call = ModelCall(instance, operation)
+        call = ModelCall(instance, operation, args, capture)
     if call is None:
         return await wrapped(*args, **kwargs)  # type: ignore[misc]
     flag = in_model_call.set(True)
@@ -214,6 +224,32 @@ def _provider(instance: object) -> str:
     if len(parts) >= 3 and parts[0] == "llama_index" and parts[1] in ("llms", "embeddings"):
         return parts[2]
     return _CORE_PROVIDER
+
+
+def _content(request: object, response: object) -> dict[str, object]:
+    """``gen_ai.input.messages`` / ``gen_ai.output.messages`` of a framework model span: the
+    ChatMessages (or the prompt) it was given, the text LlamaIndex answered (clipped)."""
+    found: dict[str, object] = {}
+    if isinstance(request, str):
+        found[semconv.GEN_AI_INPUT_MESSAGES] = to_json([message("user", [text_part(request)])])
+    elif isinstance(request, (list, tuple)):
+        messages = [
+            message(_role(getattr(item, "role", None)), [text_part(getattr(item, "content", ""))])
+            for item in request
+        ]
+        found[semconv.GEN_AI_INPUT_MESSAGES] = to_json(messages)
+    answer = getattr(getattr(response, "message", None), "content", None)
+    if answer is None:
+        answer = getattr(response, "text", None)
+    if isinstance(answer, str):
+        output = output_message("assistant", [text_part(answer)], "stop")
+        found[semconv.GEN_AI_OUTPUT_MESSAGES] = to_json([output])
+    return found
+
+
+def _role(role: object) -> str:
+    value = getattr(role, "value", role)
+    return value if isinstance(value, str) else "user"
 
 
 def _usage(response: object) -> dict[str, object]:

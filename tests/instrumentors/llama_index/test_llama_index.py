@@ -352,6 +352,23 @@ def test_a_model_no_provider_instrumentor_sees_gets_one_framework_span(agent):
     assert chat.parent_span_id == ""
 
 
+@pytest.mark.parametrize("capture", [False, True])
+def test_a_framework_model_span_has_content_only_with_capture_on(agent, capture):
+    with agent.configured(capture_content=capture):
+        MockLLM(max_tokens=3).chat([ChatMessage(role="user", content="Hi there")])
+
+    (chat,) = traced(agent, 1)
+    if capture:
+        assert json.loads(chat.attributes[semconv.GEN_AI_INPUT_MESSAGES]) == [
+            {"role": "user", "parts": [{"type": "text", "content": "Hi there"}]}
+        ]
+        (output,) = json.loads(chat.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+        assert output["role"] == "assistant" and output["parts"][0]["type"] == "text"
+    else:
+        assert semconv.GEN_AI_INPUT_MESSAGES not in chat.attributes
+        assert semconv.GEN_AI_OUTPUT_MESSAGES not in chat.attributes
+
+
 def test_an_abandoned_stream_still_ends_its_span(agent):
     stream = MockLLM(max_tokens=5).stream_complete("Hi")
     next(stream)
