@@ -71,9 +71,10 @@ class GeneratorFollower(_Follower, wrapt.ObjectProxy):  # type: ignore[misc]
     def __next__(self) -> object:
         # Hot path: once per streamed item.
         token = otel_context.attach(self._self_context)
-        flag = in_model_call.set(True)
+        offer = self._self_offer
+        # A model call's stream: a model method LlamaIndex calls inside it is the same call.
+        flag = in_model_call.set(offer is not None)
         try:
-            offer = self._self_offer
             if offer is None:
                 item = next(self.__wrapped__)
             else:
@@ -107,9 +108,10 @@ class AsyncGeneratorFollower(_Follower, wrapt.ObjectProxy):  # type: ignore[misc
     async def __anext__(self) -> object:
         # Hot path: once per streamed item.
         token = otel_context.attach(self._self_context)
-        flag = in_model_call.set(True)
+        offer = self._self_offer
+        # A model call's stream: a model method LlamaIndex calls inside it is the same call.
+        flag = in_model_call.set(offer is not None)
         try:
-            offer = self._self_offer
             if offer is None:
                 item = await self.__wrapped__.__anext__()
             else:

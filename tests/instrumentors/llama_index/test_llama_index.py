@@ -369,6 +369,33 @@ def test_a_framework_model_span_has_content_only_with_capture_on(agent, capture)
         assert semconv.GEN_AI_OUTPUT_MESSAGES not in chat.attributes
 
 
+def test_a_closed_stream_ends_its_span(agent):
+    stream = MockLLM(max_tokens=5).stream_complete("Hi")
+    next(stream)
+    stream.close()
+
+    (completion,) = traced(agent, 1)
+    assert completion.name == "text_completion" and completion.status_code != "ERROR"
+
+
+def test_an_abandoned_streamed_query_answer_still_ends_the_query_span(agent):
+    index = VectorStoreIndex.from_documents(
+        [Document(text=text) for text in DOCUMENTS], embed_model=MockEmbedding(embed_dim=3)
+    )
+    engine = index.as_query_engine(llm=MockLLM(max_tokens=5), streaming=True)
+    agent.flush()
+    agent.receiver.clear()
+
+    response = engine.query("capital of France")
+    next(response.response_gen)
+    del response
+    gc.collect()
+
+    spans = traced(agent, 4)  # query, its embedding, retrieval and completion
+    (query,) = named(spans, "query RetrieverQueryEngine")
+    assert all(span.trace_id == query.trace_id for span in spans)
+
+
 def test_an_abandoned_stream_still_ends_its_span(agent):
     stream = MockLLM(max_tokens=5).stream_complete("Hi")
     next(stream)
