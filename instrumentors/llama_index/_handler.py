@@ -15,6 +15,7 @@ under a step is a child of the run (or, in an ``AgentWorkflow``, of the agent wh
 from __future__ import annotations
 
 import inspect
+import sys
 from contextvars import ContextVar
 from typing import Any
 
@@ -109,15 +110,22 @@ class Classes:
         self.tool = BaseTool
         self.retriever = BaseRetriever
         self.query_engine = BaseQueryEngine
-        self.workflow: type | None = None
-        self.agent: type | None = None
-        try:
-            from llama_index.core.agent.workflow.base_agent import BaseWorkflowAgent
-            from llama_index.core.workflow import Workflow
+        self._workflow: type | None = None
 
-            self.workflow, self.agent = Workflow, BaseWorkflowAgent
-        except ImportError:  # pragma: no cover (every supported release has workflows)
-            pass
+    # Resolved at the first run: the hook that installs us runs under an import lock.
+    @property
+    def workflow(self) -> type:
+        if self._workflow is None:
+            from workflows import Workflow
+
+            self._workflow = Workflow
+        return self._workflow
+
+    @staticmethod
+    def is_agent(workflow: object) -> bool:
+        """A LlamaIndex agent (FunctionAgent, ReActAgent…): its module is loaded if it is one."""
+        module = sys.modules.get("llama_index.core.agent.workflow.base_agent")
+        return module is not None and isinstance(workflow, module.BaseWorkflowAgent)
 
 
 def make_handler(instrumentor: Instrumentor) -> BaseSpanHandler:
@@ -200,7 +208,7 @@ def _kind(classes: Classes, instance: object, id_: str) -> str | None:
         kind = RETRIEVER
     elif method in _QUERY_METHODS and isinstance(instance, classes.query_engine):
         kind = QUERY
-    elif method == "run" and classes.workflow and isinstance(instance, classes.workflow):
+    elif method == "run" and isinstance(instance, classes.workflow):
         kind = RUN
     _kinds[key] = kind
     return kind
@@ -293,7 +301,7 @@ def _start_run(
     tracer: trace.Tracer, classes: Classes, workflow: object, record: Record
 ) -> trace.Span:
     """``invoke_agent {name}`` for an agent's run, ``invoke_workflow {name}`` for another."""
-    if classes.agent is not None and isinstance(workflow, classes.agent):
+    if classes.is_agent(workflow):
         record.agent_name = as_str(getattr(workflow, "name", None))
         return agent_spans.start_agent_span(
             tracer,
@@ -393,9 +401,13 @@ def _end_with_stream(span: trace.Span, result: object) -> bool:
 
 
 def _inside(record: Record | None, kind: str) -> bool:
+    """Whether ``record`` is, or runs inside, a ``kind`` call of the same run (an agent run by
+    a tool starts afresh: its tools are calls of their own)."""
     while record is not None:
         if record.kind == kind:
             return True
+        if record.kind == RUN:
+            return False
         record = record.parent
     return False
 

@@ -167,6 +167,39 @@ def test_agent_workflow_is_a_workflow_span_over_its_agents_turns(agent, fake_ope
     assert {span.trace_id for span in spans} == {run.trace_id}
 
 
+def test_an_agent_run_by_a_tool_nests_under_it_with_its_own_tools(agent, fake_openai):
+    fake_openai.reply(
+        Reply(events=chat_chunks(model=MODEL, tool_call=True, usage=True)),  # boss: the tool
+        Reply(events=chat_chunks(model=MODEL, tool_call=True, usage=True)),  # inner: its tool
+        Reply(events=chat_chunks(model=MODEL, usage=True)),  # inner: its answer
+        Reply(events=chat_chunks(model=MODEL, usage=True)),  # boss: the answer
+    )
+    model = llm(fake_openai)
+    inner = FunctionAgent(name="weather", tools=[get_weather], llm=model)
+
+    async def ask_the_weather_agent(city: str) -> str:
+        """Asks the weather agent."""
+        return str(await inner.run(user_msg=f"Weather in {city}?"))
+
+    from llama_index.core.tools import FunctionTool
+
+    delegate = FunctionTool.from_defaults(async_fn=ask_the_weather_agent, name="get_weather")
+    boss = FunctionAgent(name="boss", tools=[delegate], llm=model)
+
+    asyncio.run(_run(boss, "Weather in Paris?"))
+
+    spans = traced(agent, 8)
+    (outer,) = named(spans, "invoke_agent boss")
+    (nested,) = named(spans, "invoke_agent weather")
+    tools = sorted(named(spans, "execute_tool get_weather"), key=lambda span: span.start_ns)
+    assert len(tools) == 2
+    assert len(named(spans, f"chat {MODEL}")) == chat_requests(fake_openai) == 4
+    assert tools[0].parent_span_id == outer.span_id
+    assert nested.parent_span_id == tools[0].span_id
+    assert tools[1].parent_span_id == nested.span_id
+    assert {span.trace_id for span in spans} == {outer.trace_id}
+
+
 def handoff_chunks(to_agent: str) -> list[dict[str, Any]]:
     """A streamed tool call of AgentWorkflow's ``handoff`` tool."""
     events = chat_chunks(model=MODEL, tool_call=True, usage=True)
