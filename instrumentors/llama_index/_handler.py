@@ -238,7 +238,7 @@ def _enter(
         record.span = agent_spans.start_tool_span(
             tracer,
             name,
-            call_id=_tool_call_id(parent, name),
+            call_id=_tool_call_id(parent),
             description=as_str(field(metadata, "description")),
             arguments=_tool_arguments(bound_args),
         )
@@ -412,7 +412,7 @@ def _inside(record: Record | None, kind: str) -> bool:
     return False
 
 
-def _tool_call_id(record: Record | None, name: str) -> str | None:
+def _tool_call_id(record: Record | None) -> str | None:
     """The id of the model's tool call this tool runs for (its workflow step's event)."""
     while record is not None:
         if record.kind == STEP and record.tool_id:
