@@ -24,6 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from llmtrace_agent.instrumentors.llama_index._describe import agent_model_attributes
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai import agent_spans
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, Offer, reoffer
@@ -64,6 +65,7 @@ class Record:
         "span",
         "tool_id",
         "top_k",
+        "workflow",
     )
 
     def __init__(self, kind: str, parent: Record | None) -> None:
@@ -80,6 +82,8 @@ class Record:
         self.offer_scope: AbstractContextManager[Offer] | None = None
         self.query: object = None
         self.top_k: int | None = None
+        self.workflow: object = None
+        """RUN of an AgentWorkflow: the workflow (its agents by name)."""
         self.current_token: object = None
         self.otel_token: object = None
 
@@ -287,8 +291,14 @@ def _enter_step(
             if run.agent_span is not None:
                 agent_spans.end_span(run.agent_span)
             run.agent_name = name
+            agents = getattr(run.workflow, "agents", None)
+            turn = agents.get(name) if isinstance(agents, dict) else None
             run.agent_span = agent_spans.start_agent_span(
-                tracer, name, context=trace.set_span_in_context(run.span)
+                tracer,
+                name,
+                description=as_str(getattr(turn, "description", None)),
+                attributes=agent_model_attributes(turn),
+                context=trace.set_span_in_context(run.span),
             )
         span = run.agent_span
     if record.tool_id is None and span is None:
@@ -307,6 +317,7 @@ def _start_run(
             tracer,
             record.agent_name,
             description=as_str(getattr(workflow, "description", None)),
+            attributes=agent_model_attributes(workflow),
         )
     # The app's name for it: the workflow_name it gave (``workflow_name`` itself falls back to
     # the class's dotted path), or its own Workflow subclass's name; never a LlamaIndex class
@@ -316,6 +327,7 @@ def _start_run(
     if name is None and not cls.__module__.startswith(_FRAMEWORK_MODULES):
         name = cls.__name__
     record.name = name or ""  # a workflow run: its steps may switch agents
+    record.workflow = workflow
     return agent_spans.start_workflow_span(tracer, name)
 
 

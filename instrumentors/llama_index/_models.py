@@ -18,6 +18,7 @@ from functools import partial
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
+from llmtrace_agent.instrumentors.llama_index._describe import model_of, provider_of
 from llmtrace_agent.instrumentors.llama_index._handler import agent_name
 from llmtrace_agent.instrumentors.llama_index._streams import follow, in_model_call
 from llmtrace_agent.toolkit import semconv
@@ -25,7 +26,7 @@ from llmtrace_agent.toolkit.genai import agent_spans
 from llmtrace_agent.toolkit.genai.content import message, output_message, text_part, to_json
 from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, Offer, reoffer
 from llmtrace_agent.toolkit.guard import internal_errors
-from llmtrace_agent.toolkit.readers import as_int, as_str, field
+from llmtrace_agent.toolkit.readers import as_int, field
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ EMBEDDING_METHODS = {
         "aget_text_embedding_batch",
     )
 }
-_CORE_PROVIDER = "llama_index"
 
 
 class ModelCall:
@@ -84,10 +84,10 @@ class ModelCall:
         if self.offer.taken:
             return
         instance = self.instance
-        model = _model(instance)
+        model = model_of(instance)
         attributes: dict[str, object] = {
             semconv.GEN_AI_OPERATION_NAME: self.operation,
-            semconv.GEN_AI_PROVIDER_NAME: _provider(instance),
+            semconv.GEN_AI_PROVIDER_NAME: provider_of(instance),
             **self.offer.attributes,
         }
         if model:
@@ -210,20 +210,6 @@ def _finish_stream(
     tracer: trace.Tracer, call: ModelCall, error: BaseException | None, last: object
 ) -> None:
     call.finish(tracer, error, last)
-
-
-def _model(instance: object) -> str | None:
-    """The model an LLM or embedding class calls (its ``model``/``model_name`` field)."""
-    return as_str(getattr(instance, "model", None)) or as_str(getattr(instance, "model_name", None))
-
-
-def _provider(instance: object) -> str:
-    """``gen_ai.provider.name``: the integration's package (``llama_index.llms.ollama`` ->
-    ``ollama``), ``llama_index`` for the core's own (``MockLLM``, ``MockEmbedding``)."""
-    parts = type(instance).__module__.split(".")
-    if len(parts) >= 3 and parts[0] == "llama_index" and parts[1] in ("llms", "embeddings"):
-        return parts[2]
-    return _CORE_PROVIDER
 
 
 def _content(request: object, response: object) -> dict[str, object]:

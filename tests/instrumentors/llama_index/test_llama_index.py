@@ -100,6 +100,8 @@ def test_function_agent_run_is_an_agent_span_over_its_model_calls_and_tool(agent
     assert run.parent_span_id == "" and run.kind == "INTERNAL"
     assert run.attributes[semconv.GEN_AI_AGENT_NAME] == "weather"
     assert run.attributes[semconv.GEN_AI_AGENT_DESCRIPTION] == "Answers weather questions."
+    assert run.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"  # its LLM's
+    assert run.attributes[semconv.GEN_AI_REQUEST_MODEL] == MODEL
     assert all(span.parent_span_id == run.span_id for span in [*chats, tool])
     # The provider's span took the framework's offer: its attributes, and no second chat span.
     assert all(span.attributes[semconv.GEN_AI_AGENT_NAME] == "weather" for span in chats)
@@ -162,6 +164,8 @@ def test_agent_workflow_is_a_workflow_span_over_its_agents_turns(agent, fake_ope
     chats = named(spans, f"chat {MODEL}")
     (tool,) = named(spans, "execute_tool get_weather")
     assert run.parent_span_id == "" and turn.parent_span_id == run.span_id
+    assert turn.attributes[semconv.GEN_AI_AGENT_DESCRIPTION] == "Answers weather questions."
+    assert turn.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
     assert len(chats) == chat_requests(fake_openai) == 2
     assert all(span.parent_span_id == turn.span_id for span in [*chats, tool])
     assert {span.trace_id for span in spans} == {run.trace_id}
