@@ -104,7 +104,8 @@ def agent_name() -> str | None:
 
 
 class Classes:
-    """The LlamaIndex classes spans are classified by (resolved once, at install)."""
+    """The LlamaIndex classes spans are classified by (the base classes at install, workflows
+    at the first run)."""
 
     def __init__(self) -> None:
         from llama_index.core.base.base_query_engine import BaseQueryEngine
