@@ -95,6 +95,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "litellm>=1.60,<2",
     ),
     (
+        "llama_index",
+        "llmtrace_agent.instrumentors.llama_index:LlamaIndexInstrumentor",
+        ("llama_index.core",),
+        "llama-index-core>=0.14.5,<0.15",
+    ),
+    (
         "mistralai",
         "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
         ("mistralai", "mistralai.client"),

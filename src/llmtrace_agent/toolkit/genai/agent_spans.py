@@ -127,10 +127,12 @@ def start_retrieval_span(
     kind: SpanKind = SpanKind.CLIENT,
     attributes: Mapping[str, object] | None = None,
     context: Context | None = None,
+    start_time: int | None = None,
 ) -> trace.Span:
     """``retrieval {data_source_id}``: CLIENT for a store's request, INTERNAL for a framework's
     in-process retriever; ``query`` text recorded with content capture on. ``top_k`` is recorded
-    as a double, the type the spec gives ``gen_ai.request.top_k``."""
+    as a double, the type the spec gives ``gen_ai.request.top_k``. ``start_time`` (ns): when the
+    search began, for a span made after it (an offer nobody took)."""
     found = _present(
         {
             semconv.GEN_AI_OPERATION_NAME: "retrieval",
@@ -145,7 +147,7 @@ def start_retrieval_span(
             clip(query) if isinstance(query, str) else content_json(query)
         )
     name = f"retrieval {data_source_id}" if data_source_id else "retrieval"
-    return tracer.start_span(name, context, kind, found)
+    return tracer.start_span(name, context, kind, found, start_time=start_time)
 
 
 def record_tool_result(span: trace.Span, result: object) -> None:

@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "take"]
+__all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "reoffer", "take"]
 
 MODEL_CALL = "model_call"
 """A model request (chat, completion, embeddings): taken by every ``LLMCall``."""
@@ -52,6 +52,18 @@ def offer(kind: str, attributes: dict[str, object] | None = None) -> Iterator[Of
     """Offer the operation run inside the block; afterwards ``.taken`` tells whether a lower
     instrumentor traced it (then make no span of your own for it)."""
     made = Offer(kind, attributes if attributes is not None else {})
+    token = _open_offer.set(made)
+    try:
+        yield made
+    finally:
+        _open_offer.reset(token)
+
+
+@contextmanager
+def reoffer(made: Offer) -> Iterator[Offer]:
+    """Open an existing offer again for the block: a framework's stream makes its request on
+    its first iteration, after the call that returned it, so the framework re-opens the call's
+    offer around each step of the stream (where the current context is the consumer's)."""
     token = _open_offer.set(made)
     try:
         yield made
