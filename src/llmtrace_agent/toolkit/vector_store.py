@@ -61,6 +61,7 @@ class StoreCall:
         "namespace",
         "operation",
         "query",
+        "records",
         "search",
         "server_address",
         "server_port",
@@ -81,6 +82,7 @@ class StoreCall:
         top_k: int | None = None,
         batch_size: int | None = None,
         query: object = None,
+        records: int | None = None,
         attributes: dict[str, object] | None = None,
     ) -> None:
         self.system = system
@@ -98,6 +100,9 @@ class StoreCall:
         """Queries in one batched search (recorded when 2 or more, as the spec says)."""
         self.query = query
         """The query text, when the call has one (content: recorded only with capture on)."""
+        self.records = records
+        """Records the call sends (a write's ids), for ``read_result`` when the client's answer
+        does not count them (Chroma's ``add`` returns None). Not recorded by itself."""
         self.attributes = attributes
 
 
