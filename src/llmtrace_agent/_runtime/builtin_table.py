@@ -35,6 +35,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "celery>=5.3,<6",
     ),
     (
+        "chromadb",
+        "llmtrace_agent.instrumentors.chromadb:ChromaInstrumentor",
+        ("chromadb",),
+        "chromadb>=0.5.4,<2",
+    ),
+    (
         "cohere",
         "llmtrace_agent.instrumentors.cohere:CohereInstrumentor",
         ("cohere",),
@@ -141,6 +147,18 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llmtrace_agent.instrumentors.pydantic_ai:PydanticAIInstrumentor",
         ("pydantic_ai",),
         "pydantic-ai-slim>=1.32,<3",
+    ),
+    (
+        "pymilvus",
+        "llmtrace_agent.instrumentors.pymilvus:MilvusInstrumentor",
+        ("pymilvus",),
+        "pymilvus>=2.4.2,<4",
+    ),
+    (
+        "qdrant_client",
+        "llmtrace_agent.instrumentors.qdrant_client:QdrantInstrumentor",
+        ("qdrant_client",),
+        "qdrant-client>=1.10,<2",
     ),
     (
         "requests",
