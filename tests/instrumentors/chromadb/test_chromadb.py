@@ -18,7 +18,12 @@ from tests.support.agent import InProcessAgent
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.stores import CONTENT_ATTRIBUTES, documents, store_span, store_spans
 
-SETTINGS = chromadb.Settings(anonymized_telemetry=False, allow_reset=True)
+
+def settings() -> Any:
+    """Fresh settings for each client: ``PersistentClient`` changes the ones it is given."""
+    return chromadb.Settings(anonymized_telemetry=False)
+
+
 IDS = ["paris", "lyon", "nice"]
 # Distinctive components: the exported bytes must never hold them (vectors are not recorded).
 EMBEDDINGS = [[0.911, 0.0123, 0.0], [0.0123, 0.911, 0.0], [0.0, 0.0123, 0.911]]
@@ -27,7 +32,7 @@ TEXTS = ["Paris is the capital.", "Lyon has silk.", "Nice has a beach."]
 
 @pytest.fixture(scope="module")
 def client() -> chromadb.api.ClientAPI:
-    return chromadb.EphemeralClient(SETTINGS)
+    return chromadb.EphemeralClient(settings())
 
 
 @pytest.fixture
@@ -172,7 +177,7 @@ def test_an_error_is_recorded_and_reaches_the_app_unchanged(
 
 
 def test_a_persistent_client_is_traced(agent: InProcessAgent, tmp_path: Path) -> None:
-    client = chromadb.PersistentClient(path=str(tmp_path), settings=SETTINGS)
+    client = chromadb.PersistentClient(path=str(tmp_path), settings=settings())
     kept = client.create_collection(f"kept_{uuid.uuid4().hex[:6]}", embedding_function=None)
     kept.add(ids=IDS, embeddings=EMBEDDINGS)
     kept.query(query_embeddings=[EMBEDDINGS[2]], n_results=1)
@@ -189,8 +194,10 @@ def test_the_embedding_call_chroma_makes_is_the_query_spans_child(
 
     monkeypatch.setenv("CHROMA_OPENAI_API_KEY", fake_openai_module.API_KEY)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    embed = OpenAIEmbeddingFunction(
-        model_name="text-embedding-3-small", api_base=fake_openai.base_url
+    embed = OpenAIEmbeddingFunction(  # chromadb 0.5 takes the key only as an argument
+        api_key=fake_openai_module.API_KEY,
+        model_name="text-embedding-3-small",
+        api_base=fake_openai.base_url,
     )
     texts = client.create_collection("texts", embedding_function=embed)
     try:
