@@ -23,7 +23,7 @@ class MilvusInstrumentor(Instrumentor):
 
     name = "pymilvus"
     targets = ("pymilvus",)
-    requires = "pymilvus>=2.4.2,<4"
+    requires = "pymilvus>=2.4.6,<4"
 
     def instrument(self, module: ModuleType) -> None:
         self.when_imported("pymilvus.milvus_client.milvus_client", self._patch_sync)

@@ -152,7 +152,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "pymilvus",
         "llmtrace_agent.instrumentors.pymilvus:MilvusInstrumentor",
         ("pymilvus",),
-        "pymilvus>=2.4.2,<4",
+        "pymilvus>=2.4.6,<4",
     ),
     (
         "qdrant_client",

@@ -85,6 +85,7 @@ def test_a_batch_of_queries_is_one_span_with_its_size(
     assert span.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 6
 
 
+@lacks("query_points_groups")
 def test_grouped_queries_count_every_hit(agent: InProcessAgent, client: QdrantClient) -> None:
     client.query_points_groups("docs", "city", query=VECTORS[1], limit=2, group_size=1)
 
