@@ -215,3 +215,41 @@ def test_the_embedding_call_chroma_makes_is_the_query_spans_child(
     assert len(fake_openai.requests) == 2  # one embedding span per request
     assert query.attributes[semconv.GEN_AI_RETRIEVAL_QUERY_TEXT] == "Where is the beach?"
     assert add.attributes[semconv.DB_RECORDS_AFFECTED] == 3
+
+
+def test_a_framework_retrievers_search_is_one_span_the_stores(
+    agent: InProcessAgent, collection: Any
+) -> None:
+    from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, offer
+
+    # What a LangChain / LlamaIndex instrumentor does around its retriever's search.
+    with offer(RETRIEVAL, {"gen_ai.agent.name": "helper"}) as offered:
+        collection.query(query_embeddings=[EMBEDDINGS[0]], n_results=1)
+
+    assert offered.taken  # the framework makes no retrieval span of its own
+    span = store_span(agent)
+    assert span.name == "retrieval docs"
+    assert span.attributes["gen_ai.agent.name"] == "helper"
+    assert span.attributes[semconv.GEN_AI_OPERATION_NAME] == "retrieval"
+
+
+def test_numpy_query_embeddings_count_as_a_batch(agent: InProcessAgent, collection: Any) -> None:
+    import numpy
+
+    collection.query(query_embeddings=numpy.array(EMBEDDINGS), n_results=1)
+
+    span = store_span(agent)
+    assert span.attributes[semconv.DB_OPERATION_BATCH_SIZE] == 3
+    assert span.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 3
+
+
+def test_arguments_the_client_rejects_reach_the_app_as_they_would_untraced(
+    agent: InProcessAgent, collection: Any
+) -> None:
+    with pytest.raises(Exception) as raised:  # Chroma's own error, whatever it is
+        collection.add(ids=object(), embeddings="not vectors")
+
+    span = store_span(agent)
+    assert span.name == "add docs" and span.status_code == "ERROR"
+    assert semconv.DB_RECORDS_AFFECTED not in span.attributes
+    assert type(raised.value).__name__ in span.attributes["error.type"]
