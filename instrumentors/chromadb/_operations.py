@@ -76,8 +76,8 @@ def _vectors(value: object) -> int | None:
     items = as_list(value)
     if items is None:
         return None
-    if items and isinstance(items[0], (int, float)):
-        return 1
+    if items and not hasattr(items[0], "__len__"):
+        return 1  # one embedding: a list of numbers (Python or numpy scalars)
     return len(items)
 
 
@@ -85,6 +85,7 @@ def _vectors(value: object) -> int | None:
 
 
 def describe_query(instance: object, args: Args, kwargs: Kwargs) -> StoreCall:
+    """A search: as many queries as texts, embeddings, images or URIs; ``n_results`` each."""
     texts = kwargs.get("query_texts")
     queries = _records(texts) if texts is not None else None
     if queries is None:

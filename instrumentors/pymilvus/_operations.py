@@ -76,10 +76,10 @@ def _queries(data: object) -> tuple[int | None, object]:
     if not items:
         return None, None
     first = items[0]
-    if isinstance(first, (int, float)):
-        return 1, None  # one flat vector
     if isinstance(first, str):
         return len(items), (first if len(items) == 1 else items)
+    if not hasattr(first, "__len__"):
+        return 1, None  # one flat vector of (Python or numpy) numbers
     return len(items), None
 
 
