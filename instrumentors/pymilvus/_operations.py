@@ -36,7 +36,7 @@ and never a vector)."""
 
 
 def _call(client: object, args: Args, kwargs: Kwargs, operation: str, **more: object) -> StoreCall:
-    """The parts every operation shares: collection, database, server (pymilvus 2.5.7+ keeps
+    """The parts every operation shares: collection, database, server (pymilvus 2.6.10+ keeps
     the client's URI in ``_config``; Milvus Lite's is the loopback server it started)."""
     collection = args[0] if args else kwargs.get("collection_name")
     config = getattr(client, "_config", None)

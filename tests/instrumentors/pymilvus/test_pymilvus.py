@@ -65,6 +65,10 @@ def test_search_is_one_retrieval_span(agent: InProcessAgent, client: MilvusClien
     assert span.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 2
     assert semconv.DB_OPERATION_BATCH_SIZE not in span.attributes
     assert not set(CONTENT_ATTRIBUTES) & set(span.attributes)
+    config = getattr(client, "_config", None)  # pymilvus 2.6.10+: the URI it connected to
+    if config is not None:  # Milvus Lite's loopback server
+        assert span.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+        assert span.attributes[semconv.SERVER_PORT] == int(config.uri.rsplit(":", 1)[1])
 
 
 def test_a_batched_search_is_one_span_with_its_size(
