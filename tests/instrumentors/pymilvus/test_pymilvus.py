@@ -178,3 +178,41 @@ def test_the_async_client_is_traced(
     assert search.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 2
     assert query.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 3
     assert insert.attributes[semconv.DB_RECORDS_AFFECTED] == 1
+
+
+@pytest.mark.skipif(
+    not hasattr(MilvusClient, "hybrid_search"), reason="this pymilvus has no hybrid_search"
+)
+def test_a_hybrid_search_is_one_retrieval_span(agent: InProcessAgent, milvus: MilvusClient) -> None:
+    from pymilvus import AnnSearchRequest, DataType, RRFRanker
+
+    schema = milvus.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("dense", DataType.FLOAT_VECTOR, dim=3)
+    schema.add_field("other", DataType.FLOAT_VECTOR, dim=3)
+    indexes = milvus.prepare_index_params()
+    for name in ("dense", "other"):
+        indexes.add_index(name, index_type="FLAT", metric_type="COSINE")
+    milvus.create_collection("hybrid", schema=schema, index_params=indexes)
+    try:
+        milvus.insert(
+            "hybrid", [{"id": i, "dense": VECTORS[i], "other": VECTORS[i]} for i in VECTORS]
+        )
+        agent.flush()
+        agent.receiver.clear()
+        with agent.configured(capture_content=True):
+            requests = [
+                AnnSearchRequest([VECTORS[1]], "dense", {}, 2),
+                AnnSearchRequest([VECTORS[2]], "other", {}, 2),
+            ]
+            milvus.hybrid_search("hybrid", requests, RRFRanker(), limit=2)
+            span = store_span(agent)
+    finally:
+        milvus.drop_collection("hybrid")
+
+    assert span.name == "retrieval hybrid"
+    assert span.attributes[semconv.DB_OPERATION_NAME] == "hybrid_search"
+    assert span.attributes[semconv.GEN_AI_REQUEST_TOP_K] == 2.0
+    assert span.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 2
+    assert [set(document) for document in documents(span)] == [{"id", "score"}] * 2
+    assert b"0.911" not in agent.receiver.all_bytes()  # the hits' vectors are not recorded
