@@ -17,7 +17,9 @@ from tests.support.stores import CONTENT_ATTRIBUTES, documents, store_span, stor
 # Distinctive components: the exported bytes must never hold them (vectors are not recorded).
 VECTORS = {1: [0.911, 0.0123, 0.0], 2: [0.0123, 0.911, 0.0], 3: [0.0, 0.0123, 0.911]}
 TEXTS = {1: "Paris is the capital.", 2: "Lyon has silk.", 3: "Nice has a beach."}
-ROWS = [{"id": i, "vector": VECTORS[i], "text": TEXTS[i], "city": f"c{i}"} for i in VECTORS]
+ROWS = [
+    {"id": i, "vector": VECTORS[i], "text": TEXTS[i], "city": f"city-payload-{i}"} for i in VECTORS
+]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +96,7 @@ def test_with_capture_on_ids_scores_and_texts_are_recorded_never_vectors(
         {"id": "2", "score": pytest.approx(0.0270, abs=1e-3), "content": "Lyon has silk."},
     ]
     exported = agent.receiver.all_bytes()
-    assert b"0.911" not in exported and b"c1" not in exported
+    assert b"0.911" not in exported and b"city-payload-1" not in exported
 
 
 def test_content_is_not_recorded_by_default(agent: InProcessAgent, client: MilvusClient) -> None:

@@ -18,7 +18,9 @@ from tests.support.stores import CONTENT_ATTRIBUTES, documents, store_span, stor
 VECTORS = {1: [0.911, 0.0123, 0.0], 2: [0.0123, 0.911, 0.0], 3: [0.0, 0.0123, 0.911]}
 TEXTS = {1: "Paris is the capital.", 2: "Lyon has silk.", 3: "Nice has a beach."}
 POINTS = [
-    models.PointStruct(id=i, vector=VECTORS[i], payload={"text": TEXTS[i], "city": f"c{i}"})
+    models.PointStruct(
+        id=i, vector=VECTORS[i], payload={"text": TEXTS[i], "city": f"city-payload-{i}"}
+    )
     for i in VECTORS
 ]
 CONFIG = models.VectorParams(size=3, distance=models.Distance.COSINE)
@@ -143,7 +145,9 @@ def test_with_capture_on_ids_scores_and_texts_are_recorded_never_vectors(
         {"id": "2", "score": pytest.approx(0.0270, abs=1e-3), "content": "Lyon has silk."},
     ]
     exported = agent.receiver.all_bytes()
-    assert b"0.911" not in exported and b"c1" not in exported  # no vector, no other payload
+    assert (
+        b"0.911" not in exported and b"city-payload-1" not in exported
+    )  # no vector, no other payload
 
 
 def test_reads_and_writes_are_spans_with_their_counts(
@@ -158,7 +162,9 @@ def test_reads_and_writes_are_spans_with_their_counts(
     client.delete(
         "docs",
         points_selector=models.Filter(
-            must=[models.FieldCondition(key="city", match=models.MatchValue(value="c3"))]
+            must=[
+                models.FieldCondition(key="city", match=models.MatchValue(value="city-payload-3"))
+            ]
         ),
     )
 
