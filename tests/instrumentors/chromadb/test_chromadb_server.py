@@ -38,6 +38,7 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"},
+        cwd=path,  # chromadb 0.5's server writes chroma.log where it runs
     )
     try:
         deadline = time.monotonic() + 30
