@@ -27,7 +27,7 @@ from opentelemetry.semconv._incubating.attributes.session_attributes import (
     SESSION_ID as _SESSION_ID,
 )
 from opentelemetry.semconv._incubating.attributes.user_attributes import USER_ID as _USER_ID
-from opentelemetry.semconv.attributes.client_attributes import CLIENT_ADDRESS
+from opentelemetry.semconv.attributes.client_attributes import CLIENT_ADDRESS, CLIENT_PORT
 from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.attributes.http_attributes import (
     HTTP_REQUEST_HEADER_TEMPLATE,
@@ -104,6 +104,7 @@ GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"  # opt-in content
 GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
 GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"  # opt-in content
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"  # opt-in: [{"id", "score"}] as JSON
+GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"  # a prompt template's name (MCP prompts/get)
 
 # Framework-specific: what a framework has beyond the GenAI spans (CrewAI's tasks)
 CREWAI_TASK_NAME = "crewai.task.name"
@@ -207,6 +208,7 @@ __all__ = [
     "AWS_BEDROCK_GUARDRAIL_ID",
     "AWS_REQUEST_ID",
     "CLIENT_ADDRESS",
+    "CLIENT_PORT",
     "CLIENT_DISCONNECTED_EVENT",
     "ERROR_TYPE",
     "HTTP_REQUEST_HEADER_TEMPLATE",
