@@ -107,6 +107,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "llama-index-core>=0.14.5,<0.15",
     ),
     (
+        "mcp",
+        "llmtrace_agent.instrumentors.mcp:MCPInstrumentor",
+        ("mcp",),
+        "mcp>=1.10,<2",
+    ),
+    (
         "mistralai",
         "llmtrace_agent.instrumentors.mistralai:MistralInstrumentor",
         ("mistralai", "mistralai.client"),

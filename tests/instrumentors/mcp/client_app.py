@@ -1,0 +1,59 @@
+"""The MCP client the tests run: ``python client_app.py stdio`` or ``... http URL``.
+
+Sends each kind of request once and prints what the server answered, so the test sees the
+client worked. Over stdio it starts the server under llmtrace-run too (with this environment:
+the same OTLP receiver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.shared.exceptions import McpError
+
+HERE = Path(__file__).resolve().parent
+
+
+async def exercise(session: ClientSession) -> None:
+    await session.initialize()
+    tools = await session.list_tools()
+    print("tools", sorted(tool.name for tool in tools.tools))
+    ok = await session.call_tool("get_weather", {"city": "Paris"})
+    print("ok", ok.content[0].text)
+    failed = await session.call_tool("broken", {"city": "Oslo"})
+    print("isError", failed.isError)
+    prompt = await session.get_prompt("forecast", {"city": "Paris"})
+    print("prompt", prompt.messages[0].content.text)
+    resource = await session.read_resource("weather://stations")
+    print("resource", resource.contents[0].text)
+    try:
+        await session.set_logging_level("info")  # FastMCP has no handler: a JSON-RPC error
+    except McpError as error:
+        print("error", error.error.code)
+
+
+async def main() -> None:
+    if sys.argv[1] == "http":
+        from mcp.client.streamable_http import streamablehttp_client
+
+        async with (
+            streamablehttp_client(sys.argv[2]) as (read, write, _),
+            ClientSession(read, write) as session,
+        ):
+            await exercise(session)
+    else:
+        launcher = [sys.executable, "-m", "llmtrace_agent", "--", sys.executable]
+        server = StdioServerParameters(
+            command=launcher[0],
+            args=[*launcher[1:], str(HERE / "server_app.py"), "stdio"],
+            env=dict(os.environ),
+        )
+        async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+            await exercise(session)
+
+
+asyncio.run(main())
