@@ -266,6 +266,9 @@ def _serve(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
         finally:
             with internal_errors:
                 _answering.pop(responder, None)
+                known = getattr(span, "attributes", None) or {}
+                if span.is_recording() and semconv.MCP_PROTOCOL_VERSION not in known:
+                    span.set_attributes(session_attributes(args[2]))  # negotiated by initialize
                 span.end()
 
     return handle_request

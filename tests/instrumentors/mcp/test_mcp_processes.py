@@ -123,6 +123,9 @@ def test_spans_carry_the_mcp_attributes(run: Run) -> None:
         client.attributes[semconv.JSONRPC_REQUEST_ID]
         == server.attributes[semconv.JSONRPC_REQUEST_ID]
     )
+    for name in SENT:
+        for span in run.pair(name):
+            assert span.attributes[semconv.MCP_PROTOCOL_VERSION] >= "2025-03-26", name
     initialize, _ = run.pair("initialize")
     assert initialize.attributes[semconv.JSONRPC_REQUEST_ID] == "0"
     notification, _ = run.pair("notifications/initialized")
