@@ -195,6 +195,8 @@ def _start_sending(
         tool_span = current_tool_span() if method == "tools/call" else None
         if tool_span is not None:  # the framework's execute_tool span: the spec's merge
             del attributes[semconv.GEN_AI_OPERATION_NAME]
+            if semconv.GEN_AI_TOOL_NAME in (getattr(tool_span, "attributes", None) or {}):
+                attributes.pop(semconv.GEN_AI_TOOL_NAME, None)  # the framework's name stays
             tool_span.set_attributes(attributes)
             span, owned = tool_span, False
         else:

@@ -2,8 +2,6 @@
 (``create_connected_server_and_client_session``): the fast checks of content capture, the merge
 into a framework's tool span, what the caller sends and gets back."""
 
-from __future__ import annotations
-
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
@@ -38,7 +36,8 @@ def radar(city: str) -> Image:
 
 @server.tool()
 def progress_token(ctx: Context) -> str:  # type: ignore[type-arg]
-    """The progress token the request's ``_meta`` carried."""
+    """The progress token the request's ``_meta`` carried. (A real annotation, not a string
+    from ``__future__.annotations``: FastMCP 1.10 finds its context parameter by its type.)"""
     meta = ctx.request_context.meta
     return str(meta.progressToken if meta else None)
 
