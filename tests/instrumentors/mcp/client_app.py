@@ -26,6 +26,8 @@ async def exercise(session: ClientSession) -> None:
     print("ok", ok.content[0].text)
     failed = await session.call_tool("broken", {"city": "Oslo"})
     print("isError", failed.isError)
+    answer = await session.call_tool("ask_model", {"question": "Weather?"})
+    print("model", answer.content[0].text)
     prompt = await session.get_prompt("forecast", {"city": "Paris"})
     print("prompt", prompt.messages[0].content.text)
     resource = await session.read_resource("weather://stations")

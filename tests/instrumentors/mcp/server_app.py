@@ -1,11 +1,13 @@
 """The MCP server the tests talk to: ``python server_app.py stdio`` or ``... http PORT``.
 
 A FastMCP server (the SDK's high-level API on its low-level ``Server``) with a tool that works,
-one that fails (a ``CallToolResult`` with ``isError``), a prompt and a resource.
+one that fails (a ``CallToolResult`` with ``isError``), one that asks a model (the loopback fake
+OpenAI at ``FAKE_OPENAI_URL``), a prompt and a resource.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from mcp.server.fastmcp import FastMCP
@@ -23,6 +25,18 @@ def get_weather(city: str) -> str:
 def broken(city: str) -> str:
     """A tool that fails."""
     raise ValueError(f"no station in {city}")
+
+
+@server.tool()
+async def ask_model(question: str) -> str:
+    """Ask the model (its chat span is under this tool's server span)."""
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(base_url=os.environ["FAKE_OPENAI_URL"], api_key="test-key")
+    completion = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
+    )
+    return completion.choices[0].message.content or ""
 
 
 @server.prompt()

@@ -13,6 +13,7 @@ import pytest
 
 from llmtrace_agent.toolkit import semconv
 from tests.support.agent import run_traced
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 from tests.support.servers import TracedServer, free_port
 
@@ -24,6 +25,7 @@ SENT = (
     "tools/list",
     "tools/call get_weather",
     "tools/call broken",
+    "tools/call ask_model",
     "prompts/get forecast",
     "resources/read",
     "logging/setLevel",
@@ -34,10 +36,13 @@ MCP_SPANS = 2 * len(SENT)
 class Run:
     """The spans both processes exported, and the client's output."""
 
-    def __init__(self, spans: list[ReceivedSpan], output: str, errors: str) -> None:
+    def __init__(
+        self, spans: list[ReceivedSpan], output: str, errors: str, model_requests: int
+    ) -> None:
         self.spans = spans
         self.output = output
         self.errors = errors
+        self.model_requests = model_requests
 
     def pair(self, name: str) -> tuple[ReceivedSpan, ReceivedSpan]:
         """The one CLIENT and the one SERVER span named ``name``."""
@@ -59,26 +64,37 @@ def check_client_output(output: str) -> None:
     assert "ok Sunny in Paris, 21 C" in output
     assert "isError True" in output
     assert "error -32601" in output
+    assert "model Hello from the fake server!" in output
 
 
 @pytest.fixture(scope="module")
-def stdio_run() -> Iterator[Run]:
+def stdio_run(_fake_openai: FakeOpenAI) -> Iterator[Run]:
     receiver = OTLPReceiver()
+    _fake_openai.clear()
     try:
-        result = run_traced([str(HERE / "client_app.py"), "stdio"], receiver)
+        result = run_traced(
+            [str(HERE / "client_app.py"), "stdio"],
+            receiver,
+            env={"FAKE_OPENAI_URL": _fake_openai.base_url},  # the server inherits it
+        )
         assert result.returncode == 0, result.stderr
         check_client_output(result.stdout)
-        yield Run(mcp_spans(receiver), result.stdout, result.stderr)
+        yield Run(mcp_spans(receiver), result.stdout, result.stderr, len(_fake_openai.requests))
     finally:
         receiver.close()
 
 
 @pytest.fixture(scope="module")
-def http_run() -> Iterator[Run]:
+def http_run(_fake_openai: FakeOpenAI) -> Iterator[Run]:
     receiver = OTLPReceiver()
+    _fake_openai.clear()
     port = free_port()
     server = TracedServer(
-        [sys.executable, str(HERE / "server_app.py"), "http", str(port)], port, receiver, HERE
+        [sys.executable, str(HERE / "server_app.py"), "http", str(port)],
+        port,
+        receiver,
+        HERE,
+        env={"FAKE_OPENAI_URL": _fake_openai.base_url},
     )
     try:
         result = run_traced(
@@ -90,7 +106,12 @@ def http_run() -> Iterator[Run]:
         assert result.returncode == 0, result.stderr
         assert code in (0, -signal.SIGTERM), server.output  # uvicorn re-raises the signal
         check_client_output(result.stdout)
-        yield Run(mcp_spans(receiver), result.stdout, result.stderr + server.output)
+        yield Run(
+            mcp_spans(receiver),
+            result.stdout,
+            result.stderr + server.output,
+            len(_fake_openai.requests),
+        )
     finally:
         receiver.close()
 
@@ -162,6 +183,14 @@ def test_content_is_not_captured_by_default(run: Run) -> None:
 def test_no_context_errors_and_no_internal_errors(run: Run) -> None:
     assert "Failed to detach context" not in run.errors
     assert "internal error" not in run.errors
+
+
+def test_a_model_call_in_a_tool_is_one_chat_span_under_the_servers_tool_span(run: Run) -> None:
+    client, server = run.pair("tools/call ask_model")
+    chats = [s for s in run.spans if s.attributes.get(semconv.GEN_AI_OPERATION_NAME) == "chat"]
+    assert len(chats) == run.model_requests == 1
+    assert chats[0].trace_id == client.trace_id
+    assert chats[0].parent_span_id == server.span_id
 
 
 def test_stdio_is_a_pipe(stdio_run: Run) -> None:
