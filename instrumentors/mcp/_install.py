@@ -122,7 +122,7 @@ def _send_request(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
         sending = _start_sending(tracer, capture, instance, args, kwargs, request=True)
         if sending is None:
             return await wrapped(*args, **kwargs)
-        span, owned, method, args = sending
+        span, owned, method, args, kwargs = sending
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as error:
@@ -152,7 +152,7 @@ def _send_notification(tracer: trace.Tracer) -> object:
         sending = _start_sending(tracer, None, instance, args, kwargs, request=False)
         if sending is None:
             return await wrapped(*args, **kwargs)
-        span, _, _, args = sending
+        span, _, _, args, kwargs = sending
         try:
             return await wrapped(*args, **kwargs)
         except BaseException as error:
@@ -174,13 +174,12 @@ def _start_sending(
     args: tuple[object, ...],
     kwargs: dict[str, object],
     request: bool,
-) -> tuple[trace.Span, bool, str, tuple[object, ...]] | None:
+) -> tuple[trace.Span, bool, str, tuple[object, ...], dict[str, object]] | None:
     """The span of a message about to be sent (or the framework's tool span it enriches), and
     the call's arguments with the message carrying the span's context."""
     with internal_errors:
-        if not args:
-            return None
-        message = args[0]
+        keyword = "request" if request else "notification"
+        message = args[0] if args else kwargs.get(keyword)
         root = getattr(message, "root", message)
         method = getattr(root, "method", None)
         if not isinstance(method, str):
@@ -206,8 +205,12 @@ def _start_sending(
         carrier: dict[str, str] = {}
         propagate.inject(carrier, trace.set_span_in_context(span))
         if carrier:
-            args = (_with_meta(message, root, params, carrier), *args[1:])
-        return span, owned, method, args
+            message = _with_meta(message, root, params, carrier)
+            if args:
+                args = (message, *args[1:])
+            else:
+                kwargs = {**kwargs, keyword: message}
+        return span, owned, method, args, kwargs
     return None
 
 

@@ -42,11 +42,28 @@ def progress_token(ctx: Context) -> str:  # type: ignore[type-arg]
     return str(meta.progressToken if meta else None)
 
 
+@server.tool()
+async def summarize(text: str, ctx: Context) -> str:  # type: ignore[type-arg]
+    """Asks the client's model to summarize (a server-initiated ``sampling/createMessage``)."""
+    message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=text))
+    result = await ctx.session.create_message(messages=[message], max_tokens=20)
+    return result.content.text  # type: ignore[union-attr]
+
+
+async def sample(context: object, params: types.CreateMessageRequestParams) -> object:
+    """The client's sampling callback: a canned answer."""
+    return types.CreateMessageResult(
+        role="assistant", content=types.TextContent(type="text", text="Short."), model="tiny"
+    )
+
+
 def talk(action: Callable[[object], Awaitable[object]]) -> object:
     """Run ``action(session)`` against the server, over the SDK's in-memory transport."""
 
     async def main() -> object:
-        async with create_connected_server_and_client_session(server._mcp_server) as session:
+        async with create_connected_server_and_client_session(
+            server._mcp_server, sampling_callback=sample
+        ) as session:
             try:
                 return await action(session)
             except McpError as error:  # raised out of the SDK's task groups as a group
@@ -169,3 +186,15 @@ def test_an_error_response_reaches_the_caller_untouched_and_marks_both_spans(
         assert span.attributes[semconv.ERROR_TYPE] == str(error.error.code)
         assert span.status_code == "ERROR"
         assert span.status_message == error.error.message
+
+
+def test_a_server_initiated_request_is_a_client_span_on_the_server_and_a_server_span_on_the_client(
+    agent: InProcessAgent,
+) -> None:
+    result = talk(lambda session: session.call_tool("summarize", {"text": "a long text"}))
+    assert result.content[0].text == "Short."
+    client, served = pair(agent, "tools/call summarize")
+    asked, answered = pair(agent, "sampling/createMessage")
+    assert asked.parent_span_id == served.span_id  # sent by the server while handling the call
+    assert answered.parent_span_id == asked.span_id
+    assert {span.trace_id for span in (client, served, asked, answered)} == {client.trace_id}
