@@ -127,7 +127,7 @@ def _send_request(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
             result = await wrapped(*args, **kwargs)
         except BaseException as error:
             with internal_errors:
-                _end_sent(span, owned, instance)
+                _end_sent(span, instance)
                 record_exception(span, error)
                 if owned:
                     span.end()
@@ -135,7 +135,7 @@ def _send_request(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
         with internal_errors:
             if method == "initialize":
                 remember_protocol(instance, getattr(result, "protocolVersion", None))
-            _end_sent(span, owned, instance)
+            _end_sent(span, instance)
             record_outcome(span, method, result, capture() and owned)
             if owned:
                 span.end()
@@ -161,7 +161,7 @@ def _send_notification(tracer: trace.Tracer) -> object:
             raise
         finally:
             with internal_errors:
-                _end_sent(span, True, instance)
+                _end_sent(span, instance)
                 span.end()
 
     return send_notification
@@ -192,6 +192,8 @@ def _start_sending(
                 attributes[semconv.JSONRPC_REQUEST_ID] = str(request_id)
         attributes.update(session_attributes(session))
         tool_span = current_tool_span() if method == "tools/call" else None
+        if tool_span is not None and _is_mcp(tool_span):  # a tool handler calling on: no merge
+            tool_span = None
         if tool_span is not None:  # the framework's execute_tool span: the spec's merge
             del attributes[semconv.GEN_AI_OPERATION_NAME]
             if semconv.GEN_AI_TOOL_NAME in (getattr(tool_span, "attributes", None) or {}):
@@ -214,13 +216,15 @@ def _start_sending(
     return None
 
 
-def _end_sent(span: trace.Span, owned: bool, session: object) -> None:
+def _is_mcp(span: trace.Span) -> bool:
+    """Whether ``span`` is an MCP span (a server's ``tools/call`` is an ``execute_tool`` too)."""
+    return semconv.MCP_METHOD_NAME in (getattr(span, "attributes", None) or {})
+
+
+def _end_sent(span: trace.Span, session: object) -> None:
     """What is known once the peer answered: the transport, the session id, the version."""
     if span.is_recording():
-        attributes = session_attributes(session)
-        if not owned:
-            attributes.pop(semconv.NETWORK_TRANSPORT, None)
-        span.set_attributes(attributes)
+        span.set_attributes(session_attributes(session))
 
 
 def _with_meta(message: object, root: object, params: object, carrier: dict[str, str]) -> object:

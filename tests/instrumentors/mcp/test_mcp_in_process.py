@@ -50,6 +50,14 @@ async def summarize(text: str, ctx: Context) -> str:  # type: ignore[type-arg]
     return result.content.text  # type: ignore[union-attr]
 
 
+@server.tool()
+async def relay(city: str) -> str:
+    """Calls ``get_weather`` through a second session (an MCP gateway's tool)."""
+    async with create_connected_server_and_client_session(server._mcp_server) as session:
+        result = await session.call_tool("get_weather", {"city": city})
+    return result.content[0].text  # type: ignore[union-attr]
+
+
 async def sample(context: object, params: types.CreateMessageRequestParams) -> object:
     """The client's sampling callback: a canned answer."""
     return types.CreateMessageResult(
@@ -198,3 +206,14 @@ def test_a_server_initiated_request_is_a_client_span_on_the_server_and_a_server_
     assert asked.parent_span_id == served.span_id  # sent by the server while handling the call
     assert answered.parent_span_id == asked.span_id
     assert {span.trace_id for span in (client, served, asked, answered)} == {client.trace_id}
+
+
+def test_a_tool_handler_calling_another_server_makes_a_client_span_under_its_server_span(
+    agent: InProcessAgent,
+) -> None:
+    result = talk(lambda session: session.call_tool("relay", {"city": "Oslo"}))
+    assert result.content[0].text == "Sunny in Oslo, 21 C"
+    _, relaying = pair(agent, "tools/call relay")
+    relayed, answered = pair(agent, "tools/call get_weather")
+    assert relayed.parent_span_id == relaying.span_id
+    assert answered.parent_span_id == relayed.span_id
