@@ -79,12 +79,9 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
         if not wrap(shared, path, wrapper):
             raise RuntimeError(f"mcp.shared.session.{path} not found")
     serve = _serve(tracer, capture)
-    wrap(importlib.import_module("mcp.server.lowlevel.server"), "Server._handle_request", serve)
-    wrap(
-        importlib.import_module("mcp.server.lowlevel.server"),
-        "Server._handle_message",
-        _handle_notification(tracer),
-    )
+    lowlevel = importlib.import_module("mcp.server.lowlevel.server")
+    wrap(lowlevel, "Server._handle_request", serve)
+    wrap(lowlevel, "Server._handle_message", _handle_notification(tracer))
     received = _received_request(serve)
     wrap(importlib.import_module("mcp.server.session"), "ServerSession._received_request", received)
     wrap(importlib.import_module("mcp.client.session"), "ClientSession._received_request", received)
