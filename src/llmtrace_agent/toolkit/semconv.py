@@ -131,6 +131,11 @@ JSONRPC_PROTOCOL_VERSION = "jsonrpc.protocol.version"
 RPC_RESPONSE_STATUS_CODE = "rpc.response.status_code"
 NETWORK_TRANSPORT = "network.transport"
 NETWORK_PROTOCOL_NAME = "network.protocol.name"
+MCP_CLIENT_OPERATION_DURATION = "mcp.client.operation.duration"
+MCP_SERVER_OPERATION_DURATION = "mcp.server.operation.duration"
+MCP_OPERATION_DURATION_BUCKETS = (
+    0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300,
+)  # fmt: skip
 
 # --- GenAI client metrics ---------------------------------------------------------------------
 GEN_AI_CLIENT_TOKEN_USAGE = "gen_ai.client.token.usage"
