@@ -29,6 +29,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from llmtrace_agent.instrumentors.mcp._spans import (
+    Durations,
     Transport,
     carrier_of,
     describe,
@@ -65,6 +66,7 @@ _answering: weakref.WeakKeyDictionary[object, tuple[trace.Span, str]] = weakref.
 def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     """Patch the SDK's sessions, low-level server and transports."""
     tracer = instrumentor.tracer
+    durations = Durations(instrumentor.meter)
 
     def capture() -> bool:
         return instrumentor.config.capture_content
@@ -72,16 +74,16 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     shared = importlib.import_module("mcp.shared.session")
     wrap = instrumentor.wrap
     for path, wrapper in (
-        ("BaseSession.send_request", _send_request(tracer, capture)),
-        ("BaseSession.send_notification", _send_notification(tracer)),
+        ("BaseSession.send_request", _send_request(tracer, durations, capture)),
+        ("BaseSession.send_notification", _send_notification(tracer, durations)),
         ("RequestResponder.respond", _respond(capture)),
     ):
         if not wrap(shared, path, wrapper):
             raise RuntimeError(f"mcp.shared.session.{path} not found")
-    serve = _serve(tracer, capture)
+    serve = _serve(tracer, durations, capture)
     lowlevel = importlib.import_module("mcp.server.lowlevel.server")
     wrap(lowlevel, "Server._handle_request", serve)
-    wrap(lowlevel, "Server._handle_message", _handle_notification(tracer))
+    wrap(lowlevel, "Server._handle_message", _handle_notification(tracer, durations))
     received = _received_request(serve)
     wrap(importlib.import_module("mcp.server.session"), "ServerSession._received_request", received)
     wrap(importlib.import_module("mcp.client.session"), "ClientSession._received_request", received)
@@ -111,7 +113,9 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     )
 
 
-def _send_request(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
+def _send_request(
+    tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool]
+) -> object:
     async def send_request(
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
@@ -127,7 +131,7 @@ def _send_request(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
                 _end_sent(span, instance)
                 record_exception(span, error)
                 if owned:
-                    span.end()
+                    durations.end(span, durations.client)
             raise
         with internal_errors:
             if method == "initialize":
@@ -135,13 +139,13 @@ def _send_request(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
             _end_sent(span, instance)
             record_outcome(span, method, result, capture() and owned)
             if owned:
-                span.end()
+                durations.end(span, durations.client)
         return result
 
     return send_request
 
 
-def _send_notification(tracer: trace.Tracer) -> object:
+def _send_notification(tracer: trace.Tracer, durations: Durations) -> object:
     async def send_notification(
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
@@ -159,7 +163,7 @@ def _send_notification(tracer: trace.Tracer) -> object:
         finally:
             with internal_errors:
                 _end_sent(span, instance)
-                span.end()
+                durations.end(span, durations.client)
 
     return send_notification
 
@@ -253,7 +257,7 @@ def _params_type(request_type: type) -> type | None:
     return None
 
 
-def _serve(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
+def _serve(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool]) -> object:
     async def handle_request(
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
@@ -275,7 +279,7 @@ def _serve(tracer: trace.Tracer, capture: Callable[[], bool]) -> object:
                 known = getattr(span, "attributes", None) or {}
                 if span.is_recording() and semconv.MCP_PROTOCOL_VERSION not in known:
                     span.set_attributes(session_attributes(args[2]))  # negotiated by initialize
-                span.end()
+                durations.end(span, durations.server)
 
     return handle_request
 
@@ -356,7 +360,7 @@ def _respond(capture: Callable[[], bool]) -> object:
     return respond
 
 
-def _handle_notification(tracer: trace.Tracer) -> object:
+def _handle_notification(tracer: trace.Tracer, durations: Durations) -> object:
     async def handle_message(
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
@@ -382,7 +386,8 @@ def _handle_notification(tracer: trace.Tracer) -> object:
                 record_exception(span, error)
             raise
         finally:
-            span.end()
+            with internal_errors:
+                durations.end(span, durations.server)
 
     return handle_message
 

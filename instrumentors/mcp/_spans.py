@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from opentelemetry.context import Context
+    from opentelemetry.metrics import Histogram, Meter
 
 __all__ = [
+    "Durations",
     "Transport",
     "carrier_of",
     "describe",
@@ -47,6 +49,55 @@ _URI_METHODS = frozenset(
     )
 )
 _ERROR = StatusCode.ERROR
+# The span attributes the duration metrics keep (the spec's list: no ids, no URIs).
+_METRIC_KEYS = frozenset(
+    (
+        semconv.MCP_METHOD_NAME,
+        semconv.ERROR_TYPE,
+        semconv.GEN_AI_TOOL_NAME,
+        semconv.GEN_AI_PROMPT_NAME,
+        semconv.RPC_RESPONSE_STATUS_CODE,
+        semconv.GEN_AI_OPERATION_NAME,
+        semconv.MCP_PROTOCOL_VERSION,
+        semconv.NETWORK_TRANSPORT,
+        semconv.NETWORK_PROTOCOL_NAME,
+        semconv.SERVER_ADDRESS,
+        semconv.SERVER_PORT,
+    )
+)
+
+
+class Durations:
+    """``mcp.client.operation.duration`` and ``mcp.server.operation.duration``, each recorded
+    as its span ends, from the span's own times and attributes."""
+
+    __slots__ = ("client", "server")
+
+    def __init__(self, meter: Meter) -> None:
+        buckets = list(semconv.MCP_OPERATION_DURATION_BUCKETS)
+        self.client = meter.create_histogram(
+            semconv.MCP_CLIENT_OPERATION_DURATION,
+            unit="s",
+            description="Duration of an MCP request or notification, as its sender saw it.",
+            explicit_bucket_boundaries_advisory=buckets,
+        )
+        self.server = meter.create_histogram(
+            semconv.MCP_SERVER_OPERATION_DURATION,
+            unit="s",
+            description="Duration of an MCP request or notification, as its receiver saw it.",
+            explicit_bucket_boundaries_advisory=buckets,
+        )
+
+    def end(self, span: trace.Span, histogram: Histogram) -> None:
+        """End ``span`` and record its duration (a span the SDK does not record has none)."""
+        span.end()
+        start = getattr(span, "start_time", None)
+        end = getattr(span, "end_time", None)
+        if start is not None and end is not None:
+            attributes = getattr(span, "attributes", None) or {}
+            histogram.record(
+                (end - start) / 1e9, {k: v for k, v in attributes.items() if k in _METRIC_KEYS}
+            )
 
 
 class Transport:

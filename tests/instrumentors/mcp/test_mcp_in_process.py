@@ -217,3 +217,19 @@ def test_a_tool_handler_calling_another_server_makes_a_client_span_under_its_ser
     relayed, answered = pair(agent, "tools/call get_weather")
     assert relayed.parent_span_id == relaying.span_id
     assert answered.parent_span_id == relayed.span_id
+
+
+def test_operation_durations_are_recorded_on_both_sides_without_ids(agent: InProcessAgent) -> None:
+    talk(lambda session: session.call_tool("get_weather", {"city": "Paris"}))
+    agent.flush()
+    for metric in (semconv.MCP_CLIENT_OPERATION_DURATION, semconv.MCP_SERVER_OPERATION_DURATION):
+        points = [
+            p
+            for p in agent.receiver.points(metric)
+            if p.attributes.get(semconv.GEN_AI_TOOL_NAME) == "get_weather"
+        ]
+        assert points, metric
+        assert points[-1].bucket_bounds == tuple(semconv.MCP_OPERATION_DURATION_BUCKETS)
+        assert points[-1].attributes[semconv.MCP_METHOD_NAME] == "tools/call"
+        assert semconv.JSONRPC_REQUEST_ID not in points[-1].attributes
+        assert semconv.MCP_SESSION_ID not in points[-1].attributes
