@@ -10,7 +10,8 @@
   (an ``ErrorData`` code or a ``CallToolResult`` with ``isError``).
   ``ClientSession._received_request``: the SERVER span of a server-initiated request (sampling,
   elicitation, roots, ping).
-- ``Server._handle_message``: the SERVER span of a client notification.
+- ``Server._handle_message`` and ``ClientSession._received_notification``: the SERVER span of a
+  notification from the peer.
 - Transports: ``stdio_client``/``stdio_server``, the streamable HTTP client's ``post_writer`` and
   the server transport's ``connect`` register what they hand the session (``network.transport``,
   server address, session id). The HTTP client sends each POST in a task of its own: it runs in
@@ -83,10 +84,13 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     serve = _serve(tracer, durations, capture)
     lowlevel = importlib.import_module("mcp.server.lowlevel.server")
     wrap(lowlevel, "Server._handle_request", serve)
-    wrap(lowlevel, "Server._handle_message", _handle_notification(tracer, durations))
+    wrap(lowlevel, "Server._handle_message", _handle_notification(tracer, durations, False))
     received = _received_request(serve)
     wrap(importlib.import_module("mcp.server.session"), "ServerSession._received_request", received)
-    wrap(importlib.import_module("mcp.client.session"), "ClientSession._received_request", received)
+    client = importlib.import_module("mcp.client.session")
+    wrap(client, "ClientSession._received_request", received)
+    notified = _handle_notification(tracer, durations, True)
+    wrap(client, "ClientSession._received_notification", notified)
 
     stdio = _tag_streams(lambda instance, args, kwargs: Transport(_PIPE))
     client_stdio = importlib.import_module("mcp.client.stdio")
@@ -360,11 +364,14 @@ def _respond(capture: Callable[[], bool]) -> object:
     return respond
 
 
-def _handle_notification(tracer: trace.Tracer, durations: Durations) -> object:
+def _handle_notification(tracer: trace.Tracer, durations: Durations, on_client: bool) -> object:
+    """A notification handled: by a low-level server (``_handle_message(message, session…)``,
+    also given requests, which it leaves alone) or a client session (``_received_notification``)."""
+
     async def handle_message(
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
-        # Hot path: once per message a low-level server handles.
+        # Hot path: once per message handled.
         span = None
         with internal_errors:
             message = args[0] if args else None
@@ -373,7 +380,8 @@ def _handle_notification(tracer: trace.Tracer, durations: Durations) -> object:
             if isinstance(method, str) and not hasattr(message, "respond"):  # a notification
                 params = getattr(root, "params", None)
                 name, attributes = describe(method, params)
-                attributes.update(session_attributes(args[1] if len(args) > 1 else None))
+                session = instance if on_client else args[1] if len(args) > 1 else None
+                attributes.update(session_attributes(session))
                 parent, links = server_context(getattr(params, "meta", None))
                 span = tracer.start_span(name, parent, _SERVER, attributes, links)
         if span is None:

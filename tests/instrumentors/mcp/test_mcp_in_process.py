@@ -51,6 +51,13 @@ async def summarize(text: str, ctx: Context) -> str:  # type: ignore[type-arg]
 
 
 @server.tool()
+async def chatty(ctx: Context) -> str:  # type: ignore[type-arg]
+    """Sends the client a log message while it works (a server-to-client notification)."""
+    await ctx.info("working")
+    return "done"
+
+
+@server.tool()
 async def relay(city: str) -> str:
     """Calls ``get_weather`` through a second session (an MCP gateway's tool)."""
     async with create_connected_server_and_client_session(server._mcp_server) as session:
@@ -233,3 +240,13 @@ def test_operation_durations_are_recorded_on_both_sides_without_ids(agent: InPro
         assert points[-1].attributes[semconv.MCP_METHOD_NAME] == "tools/call"
         assert semconv.JSONRPC_REQUEST_ID not in points[-1].attributes
         assert semconv.MCP_SESSION_ID not in points[-1].attributes
+
+
+def test_a_server_notification_is_a_client_span_on_the_server_and_a_server_span_on_the_client(
+    agent: InProcessAgent,
+) -> None:
+    talk(lambda session: session.call_tool("chatty", {}))
+    _, served = pair(agent, "tools/call chatty")
+    sent, received = pair(agent, "notifications/message")
+    assert sent.parent_span_id == served.span_id
+    assert received.parent_span_id == sent.span_id
