@@ -52,6 +52,8 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from types import ModuleType
 
+    from opentelemetry.context import Context
+
     from llmtrace_agent.instrumentors.mcp import MCPInstrumentor
 
     AsyncCall = Callable[..., Awaitable[object]]
@@ -269,15 +271,16 @@ def _serve(tracer: trace.Tracer, durations: Durations, capture: Callable[[], boo
         serving = _start_serving(tracer, capture, *args[:3])
         if serving is None:
             return await wrapped(*args, **kwargs)
-        span, responder = serving
+        span, responder, active = serving
+        token = otel_context.attach(active)
         try:
-            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-                return await wrapped(*args, **kwargs)
+            return await wrapped(*args, **kwargs)
         except BaseException as error:
             with internal_errors:
                 record_exception(span, error)
             raise
         finally:
+            otel_context.detach(token)
             with internal_errors:
                 _answering.pop(responder, None)
                 known = getattr(span, "attributes", None) or {}
@@ -292,12 +295,12 @@ def _received_request(serve: object) -> object:
     """``initialize`` on a server session, every request on a client session, go through
     ``_received_request``: trace them like the low-level server's requests."""
 
+    from mcp.server.session import ServerSession
+
     async def received_request(
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
         responder = args[0] if args else kwargs.get("responder")
-        from mcp.server.session import ServerSession
-
         if isinstance(instance, ServerSession):
             method = getattr(
                 getattr(getattr(responder, "request", None), "root", None), "method", None
@@ -320,7 +323,9 @@ def _start_serving(
     responder: object,
     request: object,
     session: object,
-) -> tuple[trace.Span, object] | None:
+) -> tuple[trace.Span, object, Context] | None:
+    """The SERVER span of a request, and the context to handle it in: the span in the sender's
+    context (its baggage too), else in the ambient one."""
     with internal_errors:
         root = getattr(getattr(responder, "request", None), "root", None)
         method = getattr(root, "method", None)
@@ -340,7 +345,7 @@ def _start_serving(
         if method == "tools/call" and capture():
             record_arguments(span, params)
         _answering[responder] = (span, method)
-        return span, responder
+        return span, responder, trace.set_span_in_context(span, parent)
     return None
 
 
@@ -372,7 +377,7 @@ def _handle_notification(tracer: trace.Tracer, durations: Durations, on_client: 
         wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
     ) -> object:
         # Hot path: once per message handled.
-        span = None
+        span = active = None
         with internal_errors:
             message = args[0] if args else None
             root = getattr(message, "root", None)
@@ -384,16 +389,18 @@ def _handle_notification(tracer: trace.Tracer, durations: Durations, on_client: 
                 attributes.update(session_attributes(session))
                 parent, links = server_context(getattr(params, "meta", None))
                 span = tracer.start_span(name, parent, _SERVER, attributes, links)
-        if span is None:
+                active = trace.set_span_in_context(span, parent)
+        if span is None or active is None:
             return await wrapped(*args, **kwargs)
+        token = otel_context.attach(active)
         try:
-            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-                return await wrapped(*args, **kwargs)
+            return await wrapped(*args, **kwargs)
         except BaseException as error:
             with internal_errors:
                 record_exception(span, error)
             raise
         finally:
+            otel_context.detach(token)
             with internal_errors:
                 durations.end(span, durations.server)
 

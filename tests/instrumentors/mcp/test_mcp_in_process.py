@@ -10,7 +10,7 @@ from mcp import types
 from mcp.server.fastmcp import Context, FastMCP, Image
 from mcp.shared.exceptions import McpError
 from mcp.shared.memory import create_connected_server_and_client_session
-from opentelemetry import trace
+from opentelemetry import baggage, context, trace
 
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai.agent_spans import end_span, start_tool_span
@@ -48,6 +48,12 @@ async def summarize(text: str, ctx: Context) -> str:  # type: ignore[type-arg]
     message = types.SamplingMessage(role="user", content=types.TextContent(type="text", text=text))
     result = await ctx.session.create_message(messages=[message], max_tokens=20)
     return result.content.text  # type: ignore[union-attr]
+
+
+@server.tool()
+def whoami() -> str:
+    """The ``user.id`` baggage the request brought."""
+    return str(baggage.get_baggage("user.id"))
 
 
 @server.tool()
@@ -250,3 +256,15 @@ def test_a_server_notification_is_a_client_span_on_the_server_and_a_server_span_
     sent, received = pair(agent, "notifications/message")
     assert sent.parent_span_id == served.span_id
     assert received.parent_span_id == sent.span_id
+
+
+def test_baggage_travels_with_the_request(agent: InProcessAgent) -> None:
+    async def as_alice(session: object) -> object:
+        token = context.attach(baggage.set_baggage("user.id", "alice"))
+        try:
+            return await session.call_tool("whoami", {})  # type: ignore[attr-defined]
+        finally:
+            context.detach(token)
+
+    result = talk(as_alice)
+    assert result.content[0].text == "alice"
