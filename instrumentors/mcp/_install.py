@@ -199,7 +199,7 @@ def _start_sending(
                 attributes[semconv.JSONRPC_REQUEST_ID] = str(request_id)
         attributes.update(session_attributes(session))
         tool_span = current_tool_span() if method == "tools/call" else None
-        if tool_span is not None and _is_mcp(tool_span):  # a tool handler calling on: no merge
+        if tool_span is not None and not _traces_this_call(tool_span, attributes):
             tool_span = None
         if tool_span is not None:  # the framework's execute_tool span: the spec's merge
             del attributes[semconv.GEN_AI_OPERATION_NAME]
@@ -223,9 +223,17 @@ def _start_sending(
     return None
 
 
-def _is_mcp(span: trace.Span) -> bool:
-    """Whether ``span`` is an MCP span (a server's ``tools/call`` is an ``execute_tool`` too)."""
-    return semconv.MCP_METHOD_NAME in (getattr(span, "attributes", None) or {})
+def _traces_this_call(tool_span: trace.Span, attributes: dict[str, object]) -> bool:
+    """Whether a current ``execute_tool`` span is the framework's span for this very MCP call
+    (the spec's merge), rather than an MCP span (a server's ``tools/call`` handler calling on),
+    a tool span that already made its MCP call, or another tool whose code calls this one. A
+    framework may prefix the tool's name (``mcp__weather__get_weather``), not change it."""
+    known = getattr(tool_span, "attributes", None) or {}
+    if semconv.MCP_METHOD_NAME in known:
+        return False
+    name = known.get(semconv.GEN_AI_TOOL_NAME)
+    tool = attributes.get(semconv.GEN_AI_TOOL_NAME)
+    return not (isinstance(name, str) and isinstance(tool, str)) or name.endswith(tool)
 
 
 def _end_sent(span: trace.Span, session: object) -> None:

@@ -268,3 +268,23 @@ def test_baggage_travels_with_the_request(agent: InProcessAgent) -> None:
 
     result = talk(as_alice)
     assert result.content[0].text == "alice"
+
+
+def test_another_tool_calling_an_mcp_tool_gets_a_client_span_under_its_tool_span(
+    agent: InProcessAgent,
+) -> None:
+    tracer = trace.get_tracer("a-framework")
+
+    async def in_other_tool(session: object) -> object:
+        span = start_tool_span(tracer, "plan_trip")
+        with trace.use_span(span, end_on_exit=False):
+            result = await session.call_tool("get_weather", {"city": "Oslo"})  # type: ignore[attr-defined]
+        end_span(span)
+        return result
+
+    talk(in_other_tool)
+    (tool,) = agent.spans(1, name="execute_tool plan_trip")
+    client, served = pair(agent, "tools/call get_weather")
+    assert client.parent_span_id == tool.span_id
+    assert served.parent_span_id == client.span_id
+    assert semconv.MCP_METHOD_NAME not in tool.attributes
