@@ -7,9 +7,8 @@ and a server traced by the agent form one trace. ``tools/call`` spans are also `
 spans; sent while a framework's ``execute_tool`` span is current, the call enriches that span
 instead of adding a second one. See README.md for the attributes and the patched methods.
 
-mcp 2.x rewrote the SDK and traces itself with the global tracer provider (client and server
-spans, ``_meta`` propagation): this instrumentor stays out of it (``requires``), and the SDK's
-own spans are exported as they are.
+mcp 2.x rewrote the SDK (a JSON-RPC dispatcher, server middleware) and traces itself: there
+our spans replace the SDK's own (``_install_v2``), so each message is still traced once per side.
 """
 
 from __future__ import annotations
@@ -22,13 +21,20 @@ if TYPE_CHECKING:
 
 
 class MCPInstrumentor(Instrumentor):
-    """Traces MCP sessions of the ``mcp`` SDK 1.x, client and server side."""
+    """Traces MCP sessions of the ``mcp`` SDK 1.x and 2.x, client and server side."""
 
     name = "mcp"
     targets = ("mcp",)
-    requires = "mcp>=1.10,<2"
+    requires = "mcp>=1.10,<3"
 
     def instrument(self, module: ModuleType) -> None:
-        from llmtrace_agent.instrumentors.mcp._install import install
+        import importlib.util
 
-        install(self, module)
+        if importlib.util.find_spec("mcp.shared.jsonrpc_dispatcher") is None:  # 1.x
+            from llmtrace_agent.instrumentors.mcp._install import install
+
+            install(self, module)
+        else:
+            from llmtrace_agent.instrumentors.mcp._install_v2 import install_v2
+
+            install_v2(self, module)

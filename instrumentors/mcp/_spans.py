@@ -266,7 +266,7 @@ def record_outcome(span: trace.Span, method: str, result: object, capture: bool)
     if method != "tools/call":
         return
     result = getattr(result, "root", result)  # a ServerResult on the server side
-    if field(result, "isError") is True:
+    if _either(result, "isError", "is_error") is True:
         span.set_attribute(semconv.ERROR_TYPE, "tool_error")
         span.set_status(Status(_ERROR))
     elif capture:
@@ -283,7 +283,7 @@ def record_arguments(span: trace.Span, params: object) -> None:
 def tool_result_json(result: object) -> str:
     """A tool's result as JSON: its structured content when it has some, else its content
     blocks, with images and audio replaced by placeholders."""
-    structured = field(result, "structuredContent")
+    structured = _either(result, "structuredContent", "structured_content")
     if structured is not None:
         return content_json(structured)
     parts: list[object] = []
@@ -292,8 +292,16 @@ def tool_result_json(result: object) -> str:
         if kind == "text":
             parts.append({"type": "text", "content": clip(field(block, "text"))})
         elif kind in ("image", "audio"):
-            parts.append(blob_part(kind, field(block, "mimeType"), field(block, "data")))
+            mime_type = _either(block, "mimeType", "mime_type")
+            parts.append(blob_part(kind, mime_type, field(block, "data")))
         else:  # an embedded resource or a resource link: its URI says what it is
             resource = field(block, "resource") or block
             parts.append({"type": kind, "uri": str(field(resource, "uri"))})
     return content_json(parts)
+
+
+def _either(obj: object, wire: str, python: str) -> object:
+    """A field by its wire (camelCase) name, in a dict or a 1.x model, or by its Python name in
+    a 2.x model (``is_error``, ``structured_content``)."""
+    value = field(obj, wire)
+    return value if value is not None or isinstance(obj, dict) else getattr(obj, python, None)

@@ -110,7 +110,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "mcp",
         "llmtrace_agent.instrumentors.mcp:MCPInstrumentor",
         ("mcp",),
-        "mcp>=1.10,<2",
+        "mcp>=1.10,<3",
     ),
     (
         "mistralai",
