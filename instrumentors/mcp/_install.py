@@ -94,7 +94,7 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     notified = _handle_notification(tracer, durations, True)
     wrap(client, "ClientSession._received_notification", notified)
 
-    stdio = _tag_streams(lambda instance, args, kwargs: Transport(_PIPE))
+    stdio = _tag_streams(stdio_transport)
     client_stdio = importlib.import_module("mcp.client.stdio")
     server_stdio = importlib.import_module("mcp.server.stdio")
     wrap(client_stdio, "stdio_client", stdio)
@@ -448,6 +448,10 @@ def _tag_streams(
         return manager
 
     return tag_streams
+
+
+def stdio_transport(instance: object, args: object, kwargs: object) -> Transport:
+    return Transport(_PIPE)
 
 
 def _server_http_transport(instance: object, args: object, kwargs: object) -> Transport:

@@ -25,7 +25,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
-from llmtrace_agent.instrumentors.mcp._install import _traces_this_call
+from llmtrace_agent.instrumentors.mcp._install import (
+    _end_sent,
+    _post_writer,
+    _tag_streams,
+    _traces_this_call,
+    stdio_transport,
+)
 from llmtrace_agent.instrumentors.mcp._spans import (
     Durations,
     describe,
@@ -33,6 +39,7 @@ from llmtrace_agent.instrumentors.mcp._spans import (
     record_error,
     record_exception,
     record_outcome,
+    remember_protocol,
     server_context,
     session_attributes,
 )
@@ -73,6 +80,20 @@ def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     ):
         if not instrumentor.wrap(owner, path, wrapper):
             raise RuntimeError(f"{owner.__name__}.{path} not found")
+    # The transports register what they hand the dispatcher, as with 1.x.
+    stdio = _tag_streams(stdio_transport)
+    wrap = instrumentor.wrap
+    wrap(importlib.import_module("mcp.client.stdio"), "stdio_client", stdio)
+    wrap(importlib.import_module("mcp.server.stdio"), "stdio_server", stdio)
+    wrap(module, "stdio_client", stdio)  # the package re-exports both
+    wrap(module, "stdio_server", stdio)
+    instrumentor.when_imported(
+        "mcp.server.mcpserver.server", lambda server: wrap(server, "stdio_server", stdio)
+    )
+    instrumentor.when_imported(
+        "mcp.client.streamable_http",
+        lambda http: wrap(http, "StreamableHTTPTransport.post_writer", _post_writer),
+    )
 
 
 def _sdk_span(
@@ -116,6 +137,7 @@ def _send(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool
                     tool_span.set_attributes(attributes)  # the SDK adds the request id
                     merged = tool_span
                 else:
+                    attributes.update(session_attributes(instance))  # by its write stream
                     span = tracer.start_span(name, kind=_CLIENT, attributes=attributes)
                     if method == "tools/call" and capture():
                         record_arguments(span, params)
@@ -136,11 +158,14 @@ def _send(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool
             raise
         else:
             with internal_errors:
+                if method == "initialize" and isinstance(result, Mapping):
+                    remember_protocol(instance, result.get("protocolVersion"))
                 record_outcome(span, method, result, capture())
             return result
         finally:
             otel_context.detach(token)
             with internal_errors:
+                _end_sent(span, instance)  # the session id and version the answer brought
                 durations.end(span, durations.client)
 
     return send_raw_request
@@ -160,6 +185,7 @@ def _notify(tracer: trace.Tracer, durations: Durations) -> object:
             params = args[1] if len(args) > 1 else kwargs.get("params")
             if isinstance(method, str) and (params is None or isinstance(params, Mapping)):
                 name, attributes = describe(method, params)
+                attributes.update(session_attributes(instance))
                 span = tracer.start_span(name, kind=_CLIENT, attributes=attributes)
                 carrier: dict[str, str] = {}
                 propagate.inject(carrier, trace.set_span_in_context(span))
@@ -206,7 +232,12 @@ def _serve(tracer: trace.Tracer, durations: Durations, capture: Callable[[], boo
             http_request = getattr(context, "request", None)
             if getattr(http_request, "scope", None) is not None:
                 attributes.update(_HTTP)
-                attributes.update(session_attributes(None, http_request))
+            connection = getattr(getattr(context, "session", None), "_connection", None)
+            outbound = getattr(connection, "outbound", None)  # its write stream: the transport
+            attributes.update(session_attributes(outbound, http_request))
+            session_id = getattr(connection, "session_id", None)
+            if isinstance(session_id, str) and session_id:
+                attributes[semconv.MCP_SESSION_ID] = session_id
             parent, links = server_context(getattr(context, "meta", None), http_request)
             span = tracer.start_span(name, parent, _SERVER, attributes, links)
             if method == "tools/call" and capture():

@@ -131,7 +131,18 @@ _protocols: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 def register_transport(write_stream: object, transport: Transport) -> None:
     """Remember the transport behind a session's write stream."""
-    _transports[write_stream] = transport
+    key = _stream_key(write_stream)
+    if key is not None:
+        _transports[key] = transport
+
+
+def _stream_key(stream: object) -> object:
+    """``stream``, or the memory stream inside mcp 2's slotted ``ContextSendStream`` (neither
+    can be weakly referenced otherwise); None if neither can."""
+    for candidate in (stream, getattr(stream, "_inner", None)):
+        if candidate is not None and hasattr(type(candidate), "__weakref__"):
+            return candidate
+    return None
 
 
 def remember_protocol(session: object, version: object) -> None:
@@ -143,12 +154,9 @@ def session_attributes(session: object, request_context: object = None) -> dict[
     """Transport, session id and protocol version of ``session`` (client or server side)."""
     attributes: dict[str, object] = {}
     transport = None
-    stream = getattr(session, "_write_stream", None)
+    stream = _stream_key(getattr(session, "_write_stream", None))
     if stream is not None:
-        try:
-            transport = _transports.get(stream)
-        except TypeError:  # not weak-referenceable: a transport we do not know
-            transport = None
+        transport = _transports.get(stream)
     session_id = None
     if transport is not None:
         attributes.update(transport.attributes)
@@ -163,7 +171,9 @@ def session_attributes(session: object, request_context: object = None) -> dict[
             attributes[semconv.CLIENT_PORT] = client[1]
     if session_id is not None:
         attributes[semconv.MCP_SESSION_ID] = session_id
-    version = _protocols.get(session) or _negotiated_version(session)
+    version = None
+    if session is not None:
+        version = _protocols.get(session) or _negotiated_version(session)
     if version is not None:
         attributes[semconv.MCP_PROTOCOL_VERSION] = version
     return attributes

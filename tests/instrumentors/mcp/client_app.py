@@ -13,7 +13,11 @@ import sys
 from pathlib import Path
 
 from mcp import ClientSession, StdioServerParameters, stdio_client
-from mcp.shared.exceptions import McpError
+
+try:
+    from mcp.shared.exceptions import McpError
+except ImportError:  # mcp 2
+    from mcp.shared.exceptions import MCPError as McpError
 
 HERE = Path(__file__).resolve().parent
 
@@ -25,7 +29,7 @@ async def exercise(session: ClientSession) -> None:
     ok = await session.call_tool("get_weather", {"city": "Paris"})
     print("ok", ok.content[0].text)
     failed = await session.call_tool("broken", {"city": "Oslo"})
-    print("isError", failed.isError)
+    print("isError", getattr(failed, "isError", None) or getattr(failed, "is_error", None))
     answer = await session.call_tool("ask_model", {"question": "Weather?"})
     print("model", answer.content[0].text)
     prompt = await session.get_prompt("forecast", {"city": "Paris"})
@@ -40,12 +44,12 @@ async def exercise(session: ClientSession) -> None:
 
 async def main() -> None:
     if sys.argv[1] == "http":
-        from mcp.client.streamable_http import streamablehttp_client
+        try:
+            from mcp.client.streamable_http import streamable_http_client as http_client
+        except ImportError:  # mcp before 1.2x
+            from mcp.client.streamable_http import streamablehttp_client as http_client
 
-        async with (
-            streamablehttp_client(sys.argv[2]) as (read, write, _),
-            ClientSession(read, write) as session,
-        ):
+        async with http_client(sys.argv[2]) as streams, ClientSession(*streams[:2]) as session:
             await exercise(session)
     else:
         launcher = [sys.executable, "-m", "llmtrace_agent", "--", sys.executable]

@@ -1,6 +1,7 @@
 """The MCP server the tests talk to: ``python server_app.py stdio`` or ``... http PORT``.
 
-A FastMCP server (the SDK's high-level API on its low-level ``Server``) with a tool that works,
+A FastMCP server (mcp 1; ``MCPServer`` in mcp 2: the SDK's high-level API on its low-level
+``Server``) with a tool that works,
 one that fails (a ``CallToolResult`` with ``isError``), one that asks a model (the loopback fake
 OpenAI at ``FAKE_OPENAI_URL``), a prompt and a resource.
 """
@@ -10,9 +11,17 @@ from __future__ import annotations
 import os
 import sys
 
-from mcp.server.fastmcp import FastMCP
+PORT = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+try:
+    from mcp.server.fastmcp import FastMCP
 
-server = FastMCP("weather", host="127.0.0.1", port=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    server = FastMCP("weather", host="127.0.0.1", port=PORT)
+    RUN_OPTIONS: dict[str, object] = {}
+except ModuleNotFoundError:  # mcp 2: FastMCP became MCPServer
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("weather")
+    RUN_OPTIONS = {"host": "127.0.0.1", "port": PORT}
 
 
 @server.tool()
@@ -52,4 +61,7 @@ def stations() -> str:
 
 
 if __name__ == "__main__":
-    server.run("streamable-http" if sys.argv[1:2] == ["http"] else "stdio")
+    if sys.argv[1:2] == ["http"]:
+        server.run("streamable-http", **RUN_OPTIONS)
+    else:
+        server.run("stdio")
