@@ -60,6 +60,7 @@ _CLIENT = SpanKind.CLIENT
 _SERVER = SpanKind.SERVER
 _HTTP = {semconv.NETWORK_TRANSPORT: "tcp", semconv.NETWORK_PROTOCOL_NAME: "http"}
 _INVALID_PARAMS = -32602  # what the SDK answers a request whose params fail validation
+_INTERNAL_ERROR = -32603  # what it answers a handler's exception with
 
 
 def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
@@ -80,9 +81,13 @@ def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     ):
         if not instrumentor.wrap(owner, path, wrapper):
             raise RuntimeError(f"{owner.__name__}.{path} not found")
+    # The in-memory dispatcher (``Client(server)``) sends without a span or ``_meta`` of the SDK's.
+    direct = importlib.import_module("mcp.shared.direct_dispatcher")
+    wrap = instrumentor.wrap
+    wrap(direct, "DirectDispatcher.send_raw_request", _send(tracer, durations, capture))
+    wrap(direct, "DirectDispatcher.notify", _notify(tracer, durations))
     # The transports register what they hand the dispatcher, as with 1.x.
     stdio = _tag_streams(stdio_transport)
-    wrap = instrumentor.wrap
     wrap(importlib.import_module("mcp.client.stdio"), "stdio_client", stdio)
     wrap(importlib.import_module("mcp.server.stdio"), "stdio_server", stdio)
     wrap(module, "stdio_client", stdio)  # the package re-exports both
@@ -265,11 +270,15 @@ def _serve(tracer: trace.Tracer, durations: Durations, capture: Callable[[], boo
 
 
 def _record_failure(span: trace.Span, error: BaseException) -> None:
-    """As the SDK's middleware does: invalid params are answered ``-32602`` (pydantic's message
-    carries the client's input: not recorded)."""
+    """The JSON-RPC error the SDK answers with: an ``MCPError``'s own code, ``-32602`` for
+    invalid params (pydantic's message carries the client's input: not recorded), ``-32603``
+    (its message sanitized) for any other exception, which is recorded as an event."""
     from pydantic import ValidationError
 
     if isinstance(error, ValidationError):
         record_error(span, _INVALID_PARAMS, "Invalid request parameters")
+    elif isinstance(error, Exception) and getattr(error, "error", None) is None:
+        record_error(span, _INTERNAL_ERROR, "Internal error")
+        span.record_exception(error)
     else:
         record_exception(span, error)
