@@ -168,7 +168,8 @@ def _send(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool
                 record_outcome(span, method, result, capture())
             return result
         finally:
-            otel_context.detach(token)
+            if token is not None:
+                otel_context.detach(token)
             with internal_errors:
                 _end_sent(span, instance)  # the session id and version the answer brought
                 durations.end(span, durations.client)
