@@ -94,7 +94,7 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     notified = _handle_notification(tracer, durations, True)
     wrap(client, "ClientSession._received_notification", notified)
 
-    stdio = _tag_streams(stdio_transport)
+    stdio = tag_streams(stdio_transport)
     client_stdio = importlib.import_module("mcp.client.stdio")
     server_stdio = importlib.import_module("mcp.server.stdio")
     wrap(client_stdio, "stdio_client", stdio)
@@ -107,14 +107,14 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     instrumentor.when_imported(
         "mcp.client.streamable_http",
         lambda http: (
-            wrap(http, "StreamableHTTPTransport.post_writer", _post_writer),
+            wrap(http, "StreamableHTTPTransport.post_writer", post_writer_registers),
             wrap(http, "StreamableHTTPTransport._handle_post_request", _in_message_context),
         ),
     )
     instrumentor.when_imported(
         "mcp.server.streamable_http",
         lambda http: wrap(
-            http, "StreamableHTTPServerTransport.connect", _tag_streams(_server_http_transport)
+            http, "StreamableHTTPServerTransport.connect", tag_streams(_server_http_transport)
         ),
     )
 
@@ -134,7 +134,7 @@ def _send_request(
             result = await wrapped(*args, **kwargs)
         except BaseException as error:
             with internal_errors:
-                _end_sent(span, instance)
+                end_sent(span, instance)
                 record_exception(span, error)
                 if owned:
                     durations.end(span, durations.client)
@@ -142,7 +142,7 @@ def _send_request(
         with internal_errors:
             if method == "initialize":
                 remember_protocol(instance, getattr(result, "protocolVersion", None))
-            _end_sent(span, instance)
+            end_sent(span, instance)
             record_outcome(span, method, result, capture() and owned)
             if owned:
                 durations.end(span, durations.client)
@@ -168,7 +168,7 @@ def _send_notification(tracer: trace.Tracer, durations: Durations) -> object:
             raise
         finally:
             with internal_errors:
-                _end_sent(span, instance)
+                end_sent(span, instance)
                 durations.end(span, durations.client)
 
     return send_notification
@@ -199,7 +199,7 @@ def _start_sending(
                 attributes[semconv.JSONRPC_REQUEST_ID] = str(request_id)
         attributes.update(session_attributes(session))
         tool_span = current_tool_span() if method == "tools/call" else None
-        if tool_span is not None and not _traces_this_call(tool_span, attributes):
+        if tool_span is not None and not traces_this_call(tool_span, attributes):
             tool_span = None
         if tool_span is not None:  # the framework's execute_tool span: the spec's merge
             del attributes[semconv.GEN_AI_OPERATION_NAME]
@@ -223,7 +223,7 @@ def _start_sending(
     return None
 
 
-def _traces_this_call(tool_span: trace.Span, attributes: dict[str, object]) -> bool:
+def traces_this_call(tool_span: trace.Span, attributes: dict[str, object]) -> bool:
     """Whether a current ``execute_tool`` span is the framework's span for this very MCP call
     (the spec's merge), rather than an MCP span (a server's ``tools/call`` handler calling on),
     a tool span that already made its MCP call, or another tool whose code calls this one. A
@@ -236,7 +236,7 @@ def _traces_this_call(tool_span: trace.Span, attributes: dict[str, object]) -> b
     return not (isinstance(name, str) and isinstance(tool, str)) or name.endswith(tool)
 
 
-def _end_sent(span: trace.Span, session: object) -> None:
+def end_sent(span: trace.Span, session: object) -> None:
     """What is known once the peer answered: the transport, the session id, the version."""
     if span.is_recording():
         span.set_attributes(session_attributes(session))
@@ -433,10 +433,10 @@ class _StreamTagger(wrapt.ObjectProxy):  # type: ignore[misc]
         return await self.__wrapped__.__aexit__(*exc_info)
 
 
-def _tag_streams(
+def tag_streams(
     transport_of: Callable[[object, tuple[object, ...], dict[str, object]], Transport],
 ):
-    def tag_streams(
+    def tagged(
         wrapped: Callable[..., object],
         instance: object,
         args: tuple[object, ...],
@@ -447,7 +447,7 @@ def _tag_streams(
             return _StreamTagger(manager, transport_of(instance, args, kwargs))
         return manager
 
-    return tag_streams
+    return tagged
 
 
 def stdio_transport(instance: object, args: object, kwargs: object) -> Transport:
@@ -461,7 +461,7 @@ def _server_http_transport(instance: object, args: object, kwargs: object) -> Tr
 _HTTP = {semconv.NETWORK_TRANSPORT: "tcp", semconv.NETWORK_PROTOCOL_NAME: "http"}
 
 
-async def _post_writer(
+async def post_writer_registers(
     wrapped: AsyncCall, instance: object, args: tuple[object, ...], kwargs: dict[str, object]
 ) -> object:
     """The streamable HTTP client transport starts: register it for the session's spans."""

@@ -26,11 +26,11 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from llmtrace_agent.instrumentors.mcp._install import (
-    _end_sent,
-    _post_writer,
-    _tag_streams,
-    _traces_this_call,
+    end_sent,
+    post_writer_registers,
     stdio_transport,
+    tag_streams,
+    traces_this_call,
 )
 from llmtrace_agent.instrumentors.mcp._spans import (
     Durations,
@@ -87,7 +87,7 @@ def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     wrap(direct, "DirectDispatcher.send_raw_request", _send(tracer, durations, capture))
     wrap(direct, "DirectDispatcher.notify", _notify(tracer, durations))
     # The transports register what they hand the dispatcher, as with 1.x.
-    stdio = _tag_streams(stdio_transport)
+    stdio = tag_streams(stdio_transport)
     wrap(importlib.import_module("mcp.client.stdio"), "stdio_client", stdio)
     wrap(importlib.import_module("mcp.server.stdio"), "stdio_server", stdio)
     wrap(module, "stdio_client", stdio)  # the package re-exports both
@@ -97,7 +97,7 @@ def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     )
     instrumentor.when_imported(
         "mcp.client.streamable_http",
-        lambda http: wrap(http, "StreamableHTTPTransport.post_writer", _post_writer),
+        lambda http: wrap(http, "StreamableHTTPTransport.post_writer", post_writer_registers),
     )
 
 
@@ -134,7 +134,7 @@ def _send(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool
             if isinstance(method, str):
                 name, attributes = describe(method, params)
                 tool_span = current_tool_span() if method == "tools/call" else None
-                if tool_span is not None and _traces_this_call(tool_span, attributes):
+                if tool_span is not None and traces_this_call(tool_span, attributes):
                     del attributes[semconv.GEN_AI_OPERATION_NAME]
                     known = getattr(tool_span, "attributes", None) or {}
                     if semconv.GEN_AI_TOOL_NAME in known:
@@ -171,7 +171,7 @@ def _send(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool
             if token is not None:
                 otel_context.detach(token)
             with internal_errors:
-                _end_sent(span, instance)  # the session id and version the answer brought
+                end_sent(span, instance)  # the session id and version the answer brought
                 durations.end(span, durations.client)
 
     return send_raw_request

@@ -33,11 +33,15 @@ __all__ = [
     "Transport",
     "carrier_of",
     "describe",
+    "record_arguments",
     "record_error",
+    "record_exception",
     "record_outcome",
     "register_transport",
+    "remember_protocol",
     "server_context",
     "session_attributes",
+    "tool_result_json",
 ]
 
 _URI_METHODS = frozenset(
