@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 __all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "reoffer", "take"]
+__all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "peek", "take"]
 
 MODEL_CALL = "model_call"
 """A model request (chat, completion, embeddings): taken by every ``LLMCall``."""
@@ -42,6 +43,17 @@ class Offer:
         """Added to the taker's span: what only the framework knows (``gen_ai.agent.name``…)."""
         self.started_ns = time.time_ns()
         self.taken = False
+
+    def open(self) -> Token[Offer | None]:
+        """Make this the open offer (again) until ``close(token)``, in the same context: a
+        framework's stream offers one operation around each of its steps."""
+        # Hot path: every step of a framework's stream.
+        return _open_offer.set(self)
+
+    @staticmethod
+    def close(token: Token[Offer | None]) -> None:
+        """End what ``open`` started."""
+        _open_offer.reset(token)
 
 
 _open_offer: ContextVar[Offer | None] = ContextVar("llmtrace_open_offer", default=None)
@@ -81,3 +93,10 @@ def take(kind: str) -> dict[str, object] | None:
         return None
     found.taken = True
     return found.attributes
+
+
+def peek(kind: str) -> Offer | None:
+    """The open offer of ``kind`` without taking it: for a framework that learns an operation's
+    attributes (from its own callbacks) only after it opened the offer."""
+    found = _open_offer.get()
+    return found if found is not None and found.kind == kind else None
