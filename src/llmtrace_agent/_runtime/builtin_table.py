@@ -95,6 +95,12 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "httpx2>=2",
     ),
     (
+        "langchain",
+        "llmtrace_agent.instrumentors.langchain:LangChainInstrumentor",
+        ("langchain_core",),
+        "langchain-core>=0.3.40,<2",
+    ),
+    (
         "litellm",
         "llmtrace_agent.instrumentors.litellm:LiteLLMInstrumentor",
         ("litellm",),

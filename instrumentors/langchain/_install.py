@@ -1,0 +1,293 @@
+"""The patches: the run tree's handler in every callback manager, its spans made current where
+LangChain and LangGraph start a run's code, and model calls and searches offered to the
+instrumentors beneath.
+
+- ``BaseCallbackManager.__init__``: every manager (LangChain makes one per run and step) carries
+  the ``RunTree`` handler as an inheritable handler, so no app code has to pass it.
+- ``_set_config_context`` (langchain-core and LangGraph): LangChain runs the code of a runnable,
+  tool or graph node in a copy of the context made for it (``set_config_context``), after the
+  run started. The run's span is made current in that copy, and never detached: the copy is
+  dropped when the run's code returns, so nothing leaks into the caller's context and there is
+  nothing to detach in another context (the classic "Failed to detach context").
+- ``BaseChatModel._generate_with_cache`` / ``_agenerate_with_cache`` (invoke, batch, and the
+  graph's streamed model calls) and ``stream`` / ``astream``; ``BaseRetriever.invoke`` /
+  ``ainvoke``: offered (``delegation``) around the real call; a stream offers around each step.
+- LangGraph's ``Pregel.stream`` / ``astream``: tells the handler which run is the graph's own
+  (the first started in its first step), and whether ``create_react_agent`` made it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from types import AsyncGeneratorType, GeneratorType
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from llmtrace_agent.instrumentors.langchain._runs import RunTree, starting_graph
+from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, Offer
+from llmtrace_agent.toolkit.guard import internal_errors
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterator
+    from types import ModuleType
+
+    from llmtrace_agent.instrumentors.langchain import LangChainInstrumentor
+
+__all__ = ["install"]
+
+# LangGraph's own copy of ``_set_config_context`` (1.x); older LangGraph uses langchain-core's.
+_LANGGRAPH_CONFIG_MODULES = ("langgraph._internal._runnable", "langgraph.utils.runnable")
+_PREGEL_MODULES = ("langgraph.pregel.main", "langgraph.pregel")
+_REACT_AGENT_MODULES = ("langgraph.prebuilt.chat_agent_executor", "langgraph.prebuilt")
+
+
+def install(instrumentor: LangChainInstrumentor) -> None:
+    """Patch langchain-core now and LangGraph when it is imported."""
+    from langchain_core.callbacks import base as callbacks_base
+    from langchain_core.language_models import chat_models
+    from langchain_core.runnables import config as runnable_config
+
+    from langchain_core import retrievers
+
+    tree = RunTree(instrumentor.tracer)
+    wrap = instrumentor.wrap
+
+    def add_handler(wrapped: Callable[..., None], manager: object, args: tuple, kwargs: dict) -> None:
+        wrapped(*args, **kwargs)
+        with internal_errors:
+            if tree not in manager.handlers:  # type: ignore[attr-defined]
+                manager.add_handler(tree, inherit=True)  # type: ignore[attr-defined]
+
+    wrap(callbacks_base, "BaseCallbackManager.__init__", add_handler)
+    enter_scope = _scope_entering(tree)
+    wrap(runnable_config, "_set_config_context", enter_scope)
+
+    model = chat_models.BaseChatModel
+    wrap(chat_models, "BaseChatModel._generate_with_cache", _model_call(tree))
+    wrap(chat_models, "BaseChatModel._agenerate_with_cache", _async_model_call(tree))
+    if "stream" in vars(model):
+        wrap(chat_models, "BaseChatModel.stream", _model_stream)
+        wrap(chat_models, "BaseChatModel.astream", _model_astream)
+    wrap(retrievers, "BaseRetriever.invoke", _search)
+    wrap(retrievers, "BaseRetriever.ainvoke", _async_search)
+
+    agent_graphs: weakref.WeakSet[object] = weakref.WeakSet()
+
+    def patch_langgraph_config(module: ModuleType) -> None:
+        if "_set_config_context" in vars(module):
+            wrap(module, "_set_config_context", enter_scope)
+
+    def patch_pregel(module: ModuleType) -> None:
+        if "Pregel" in vars(module):
+            wrap(module, "Pregel.stream", _graph_stream(agent_graphs))
+            wrap(module, "Pregel.astream", _graph_astream(agent_graphs))
+
+    def patch_react_agent(module: ModuleType) -> None:
+        if "create_react_agent" in vars(module):
+            wrap(module, "create_react_agent", _agent_factory(agent_graphs))
+
+    for name in _LANGGRAPH_CONFIG_MODULES:
+        instrumentor.when_imported(name, patch_langgraph_config)
+    for name in _PREGEL_MODULES:
+        instrumentor.when_imported(name, patch_pregel)
+    for name in _REACT_AGENT_MODULES:
+        instrumentor.when_imported(name, patch_react_agent)
+
+
+def _scope_entering(tree: RunTree) -> Callable[..., object]:
+    """``_set_config_context(config, ...)`` runs inside the context copy LangChain made for a
+    run's code; after it, that run's span is current there."""
+
+    def enter_scope(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+        result = wrapped(*args, **kwargs)
+        with internal_errors:
+            config = args[0] if args else kwargs.get("config")
+            callbacks = config.get("callbacks") if isinstance(config, dict) else None
+            scope = tree.scope_of(getattr(callbacks, "parent_run_id", None))
+            if scope is not None and trace.get_current_span() is not scope:
+                otel_context.attach(trace.set_span_in_context(scope))  # no detach: see module doc
+        return result
+
+    return enter_scope
+
+
+# --- model calls and searches, offered to the instrumentor beneath ------------------------------
+
+
+def _model_call(tree: RunTree) -> Callable[..., object]:
+    def model_call(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+        token = None
+        with internal_errors:
+            manager = kwargs.get("run_manager")
+            token = tree.model_offer(getattr(manager, "run_id", None)).open()
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            if token is not None:
+                Offer.close(token)
+
+    return model_call
+
+
+def _async_model_call(tree: RunTree) -> Callable[..., object]:
+    async def model_call(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+        token = None
+        with internal_errors:
+            manager = kwargs.get("run_manager")
+            token = tree.model_offer(getattr(manager, "run_id", None)).open()
+        try:
+            return await wrapped(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if token is not None:
+                Offer.close(token)
+
+    return model_call
+
+
+def _model_stream(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+    from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL
+
+    result = wrapped(*args, **kwargs)
+    if isinstance(result, GeneratorType):
+        return _offered_steps(result, Offer(MODEL_CALL, {}))
+    return result
+
+
+def _model_astream(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+    from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL
+
+    result = wrapped(*args, **kwargs)
+    if isinstance(result, AsyncGeneratorType):
+        return _offered_async_steps(result, Offer(MODEL_CALL, {}))
+    return result
+
+
+def _offered_steps(steps: Iterator[object], made: Offer) -> Iterator[object]:
+    """``steps`` with ``made`` offered while each step runs (the run starts, and the request is
+    sent, inside the first; LangChain's end callback runs inside the last)."""
+    try:
+        while True:
+            # Hot path: every chunk of a model stream.
+            token = made.open()
+            try:
+                item = next(steps)
+            except StopIteration:
+                return
+            finally:
+                Offer.close(token)
+            yield item
+    finally:
+        steps.close()  # type: ignore[attr-defined]
+
+
+async def _offered_async_steps(steps: AsyncIterator[object], made: Offer) -> AsyncIterator[object]:
+    """The async twin of ``_offered_steps``: each step is awaited in this generator's task."""
+    try:
+        while True:
+            # Hot path: every chunk of a model stream.
+            token = made.open()
+            try:
+                item = await steps.__anext__()
+            except StopAsyncIteration:
+                return
+            finally:
+                Offer.close(token)
+            yield item
+    finally:
+        await steps.aclose()  # type: ignore[attr-defined]
+
+
+def _search(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+    token = Offer(RETRIEVAL, {}).open()
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        Offer.close(token)
+
+
+async def _async_search(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+    token = Offer(RETRIEVAL, {}).open()
+    try:
+        return await wrapped(*args, **kwargs)  # type: ignore[misc]
+    finally:
+        Offer.close(token)
+
+
+# --- LangGraph graphs ---------------------------------------------------------------------------
+
+
+def _agent_factory(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object]:
+    """``create_react_agent``: remember the graph it returns is an agent."""
+
+    def create_react_agent(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+        graph = wrapped(*args, **kwargs)
+        with internal_errors:
+            agent_graphs.add(graph)
+        return graph
+
+    return create_react_agent
+
+
+def _graph_stream(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object]:
+    def stream(wrapped: Callable[..., object], graph: object, args: tuple, kwargs: dict):
+        result = wrapped(*args, **kwargs)
+        if isinstance(result, GeneratorType):
+            return _marked_first_step(result, _graph_cell(graph, agent_graphs))
+        return result
+
+    return stream
+
+
+def _graph_astream(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object]:
+    def astream(wrapped: Callable[..., object], graph: object, args: tuple, kwargs: dict):
+        result = wrapped(*args, **kwargs)
+        if isinstance(result, AsyncGeneratorType):
+            return _marked_first_async_step(result, _graph_cell(graph, agent_graphs))
+        return result
+
+    return astream
+
+
+def _graph_cell(graph: object, agent_graphs: weakref.WeakSet[object]) -> list[str | None]:
+    """``starting_graph``'s cell for this graph: its agent name, or "" for a plain graph."""
+    if graph in agent_graphs:
+        name = getattr(graph, "name", None)
+        return [name if isinstance(name, str) and name else "LangGraph"]
+    return [""]
+
+
+def _marked_first_step(steps: Iterator[object], cell: list[str | None]) -> Iterator[object]:
+    """The graph's stream, with ``starting_graph`` set during its first step (when LangGraph
+    starts the graph's run); the rest passes through."""
+    try:
+        token = starting_graph.set(cell)
+        try:
+            first = next(steps)
+        except StopIteration:
+            return
+        finally:
+            starting_graph.reset(token)
+        yield first
+        yield from steps
+    finally:
+        steps.close()  # type: ignore[attr-defined]
+
+
+async def _marked_first_async_step(
+    steps: AsyncIterator[object], cell: list[str | None]
+) -> AsyncIterator[object]:
+    try:
+        token = starting_graph.set(cell)
+        try:
+            first = await steps.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            starting_graph.reset(token)
+        yield first
+        async for item in steps:
+            yield item
+    finally:
+        await steps.aclose()  # type: ignore[attr-defined]
