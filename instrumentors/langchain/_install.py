@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
     from llmtrace_agent.instrumentors.langchain import LangChainInstrumentor
 
+    Call = Callable[..., object]
+
 __all__ = ["install"]
 
 # LangGraph's own copy of ``_set_config_context`` (1.x); older LangGraph uses langchain-core's.
@@ -45,16 +47,15 @@ _REACT_AGENT_MODULES = ("langgraph.prebuilt.chat_agent_executor", "langgraph.pre
 
 def install(instrumentor: LangChainInstrumentor) -> None:
     """Patch langchain-core now and LangGraph when it is imported."""
+    from langchain_core import retrievers
     from langchain_core.callbacks import base as callbacks_base
     from langchain_core.language_models import chat_models
     from langchain_core.runnables import config as runnable_config
 
-    from langchain_core import retrievers
-
     tree = RunTree(instrumentor.tracer)
     wrap = instrumentor.wrap
 
-    def add_handler(wrapped: Callable[..., None], manager: object, args: tuple, kwargs: dict) -> None:
+    def add_handler(wrapped: Call, manager: object, args: tuple, kwargs: dict) -> None:
         wrapped(*args, **kwargs)
         with internal_errors:
             if tree not in manager.handlers:  # type: ignore[attr-defined]
@@ -96,11 +97,11 @@ def install(instrumentor: LangChainInstrumentor) -> None:
         instrumentor.when_imported(name, patch_react_agent)
 
 
-def _scope_entering(tree: RunTree) -> Callable[..., object]:
+def _scope_entering(tree: RunTree) -> Call:
     """``_set_config_context(config, ...)`` runs inside the context copy LangChain made for a
     run's code; after it, that run's span is current there."""
 
-    def enter_scope(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+    def enter_scope(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         result = wrapped(*args, **kwargs)
         with internal_errors:
             config = args[0] if args else kwargs.get("config")
@@ -116,8 +117,8 @@ def _scope_entering(tree: RunTree) -> Callable[..., object]:
 # --- model calls and searches, offered to the instrumentor beneath ------------------------------
 
 
-def _model_call(tree: RunTree) -> Callable[..., object]:
-    def model_call(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+def _model_call(tree: RunTree) -> Call:
+    def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         token = None
         with internal_errors:
             manager = kwargs.get("run_manager")
@@ -131,8 +132,8 @@ def _model_call(tree: RunTree) -> Callable[..., object]:
     return model_call
 
 
-def _async_model_call(tree: RunTree) -> Callable[..., object]:
-    async def model_call(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+def _async_model_call(tree: RunTree) -> Call:
+    async def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         token = None
         with internal_errors:
             manager = kwargs.get("run_manager")
@@ -146,7 +147,7 @@ def _async_model_call(tree: RunTree) -> Callable[..., object]:
     return model_call
 
 
-def _model_stream(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+def _model_stream(wrapped: Call, instance: object, args: tuple, kwargs: dict):
     from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL
 
     result = wrapped(*args, **kwargs)
@@ -155,7 +156,7 @@ def _model_stream(wrapped: Callable[..., object], instance: object, args: tuple,
     return result
 
 
-def _model_astream(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+def _model_astream(wrapped: Call, instance: object, args: tuple, kwargs: dict):
     from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL
 
     result = wrapped(*args, **kwargs)
@@ -199,7 +200,7 @@ async def _offered_async_steps(steps: AsyncIterator[object], made: Offer) -> Asy
         await steps.aclose()  # type: ignore[attr-defined]
 
 
-def _search(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+def _search(wrapped: Call, instance: object, args: tuple, kwargs: dict):
     token = Offer(RETRIEVAL, {}).open()
     try:
         return wrapped(*args, **kwargs)
@@ -207,7 +208,7 @@ def _search(wrapped: Callable[..., object], instance: object, args: tuple, kwarg
         Offer.close(token)
 
 
-async def _async_search(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+async def _async_search(wrapped: Call, instance: object, args: tuple, kwargs: dict):
     token = Offer(RETRIEVAL, {}).open()
     try:
         return await wrapped(*args, **kwargs)  # type: ignore[misc]
@@ -218,10 +219,10 @@ async def _async_search(wrapped: Callable[..., object], instance: object, args: 
 # --- LangGraph graphs ---------------------------------------------------------------------------
 
 
-def _agent_factory(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object]:
+def _agent_factory(agent_graphs: weakref.WeakSet[object]) -> Call:
     """``create_react_agent``: remember the graph it returns is an agent."""
 
-    def create_react_agent(wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict):
+    def create_react_agent(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         graph = wrapped(*args, **kwargs)
         with internal_errors:
             agent_graphs.add(graph)
@@ -230,8 +231,8 @@ def _agent_factory(agent_graphs: weakref.WeakSet[object]) -> Callable[..., objec
     return create_react_agent
 
 
-def _graph_stream(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object]:
-    def stream(wrapped: Callable[..., object], graph: object, args: tuple, kwargs: dict):
+def _graph_stream(agent_graphs: weakref.WeakSet[object]) -> Call:
+    def stream(wrapped: Call, graph: object, args: tuple, kwargs: dict):
         result = wrapped(*args, **kwargs)
         if isinstance(result, GeneratorType):
             return _marked_first_step(result, _graph_cell(graph, agent_graphs))
@@ -240,8 +241,8 @@ def _graph_stream(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object
     return stream
 
 
-def _graph_astream(agent_graphs: weakref.WeakSet[object]) -> Callable[..., object]:
-    def astream(wrapped: Callable[..., object], graph: object, args: tuple, kwargs: dict):
+def _graph_astream(agent_graphs: weakref.WeakSet[object]) -> Call:
+    def astream(wrapped: Call, graph: object, args: tuple, kwargs: dict):
         result = wrapped(*args, **kwargs)
         if isinstance(result, AsyncGeneratorType):
             return _marked_first_async_step(result, _graph_cell(graph, agent_graphs))

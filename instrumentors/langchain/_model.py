@@ -40,7 +40,9 @@ class ModelRequest:
         cls, operation: str, metadata: Mapping[str, object], kwargs: Mapping[str, object]
     ) -> ModelRequest:
         params = kwargs.get("invocation_params")
-        model = metadata.get("ls_model_name") or field(params, "model") or field(params, "model_name")
+        model = (
+            metadata.get("ls_model_name") or field(params, "model") or field(params, "model_name")
+        )
         return cls(operation, as_str(metadata.get("ls_provider")), as_str(model))
 
 
@@ -75,10 +77,12 @@ def _response_attributes(response: object) -> dict[str, object]:
     usage = field(message, "usage_metadata")
     llm_output = field(response, "llm_output") or {}
     token_usage = field(llm_output, "token_usage") or field(llm_output, "usage")
-    input_tokens = as_int(field(usage, "input_tokens")) or as_int(field(token_usage, "prompt_tokens"))
-    output_tokens = as_int(field(usage, "output_tokens")) or as_int(
-        field(token_usage, "completion_tokens")
-    )
+    input_tokens = as_int(field(usage, "input_tokens"))
+    if input_tokens is None:
+        input_tokens = as_int(field(token_usage, "prompt_tokens"))
+    output_tokens = as_int(field(usage, "output_tokens"))
+    if output_tokens is None:
+        output_tokens = as_int(field(token_usage, "completion_tokens"))
     if input_tokens is not None:
         found[semconv.GEN_AI_USAGE_INPUT_TOKENS] = input_tokens
     if output_tokens is not None:

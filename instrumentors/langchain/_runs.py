@@ -32,6 +32,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
+from llmtrace_agent.instrumentors.langchain import _model
 from llmtrace_agent.toolkit import guard, semconv
 from llmtrace_agent.toolkit.genai.agent_spans import (
     end_span,
@@ -44,7 +45,6 @@ from llmtrace_agent.toolkit.genai.agent_spans import (
 )
 from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, RETRIEVAL, Offer, peek
 from llmtrace_agent.toolkit.guard import internal_errors
-from llmtrace_agent.instrumentors.langchain import _model
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -367,9 +367,7 @@ class RunTree(BaseCallbackHandler):
             if run is not None and (run.offer is None or not run.offer.taken):
                 self._record_retrieval(run, documents, None)
 
-    def on_retriever_error(
-        self, error: BaseException, *, run_id: UUID, **kwargs: object
-    ) -> None:
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: object) -> None:
         with internal_errors:
             run = self.runs.pop(run_id, None)
             if run is not None and (run.offer is None or not run.offer.taken):
