@@ -1,0 +1,216 @@
+"""Chains, graphs, fake models and retrievers: the spans LangChain runs get besides agents."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import operator
+import time
+from typing import Annotated, TypedDict
+
+import pytest
+from langchain_core.documents import Document
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.retrievers import BaseRetriever
+
+from llmtrace_agent.toolkit import semconv
+from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, take
+from tests.instrumentors.langchain.scenario import chat_model, tree_of
+
+PROMPT = ChatPromptTemplate.from_messages([("user", "Say hello to {name}")])
+
+
+def fake_model(*replies: str) -> GenericFakeChatModel:
+    """A LangChain chat model that calls no provider: no instrumentor beneath takes its calls."""
+    return GenericFakeChatModel(messages=iter([AIMessage(content=reply) for reply in replies]))
+
+
+def test_a_chain_is_one_root_span_over_the_provider_model_span(agent, fake_openai):
+    chain = PROMPT | chat_model(fake_openai) | StrOutputParser()
+
+    assert chain.invoke({"name": "Ada"}) == "Hello from the fake server!"
+
+    tree = tree_of(agent, 2)
+    (root,) = tree.roots()
+    assert root.name == "RunnableSequence" and root.kind == "INTERNAL"
+    (chat,) = tree.operation("chat")
+    assert len(fake_openai.requests) == 1
+    assert chat.scope == "llmtrace_agent.openai"
+    assert tree.parent(chat) is root
+    assert len(tree.spans) == 2  # no span for the prompt or the parser
+
+
+def test_a_model_nobody_traces_gets_one_span_from_langchain(agent):
+    chain = PROMPT | fake_model("Hello Ada") | StrOutputParser()
+
+    assert chain.invoke({"name": "Ada"}) == "Hello Ada"
+
+    tree = tree_of(agent, 2)
+    (root,) = tree.roots()
+    (chat,) = tree.operation("chat")
+    assert chat.scope == "llmtrace_agent.langchain"
+    assert chat.kind == "CLIENT"
+    assert tree.parent(chat) is root
+    assert chat.start_ns >= root.start_ns and chat.end_ns <= root.end_ns
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream", "ainvoke"])
+def test_a_streamed_model_nobody_traces_gets_one_span(agent, mode):
+    model = fake_model("Hello Ada, how are you")
+    if mode == "stream":
+        text = "".join(chunk.content for chunk in model.stream("hi"))
+    elif mode == "astream":
+
+        async def consume():
+            return "".join([chunk.content async for chunk in model.astream("hi")])
+
+        text = asyncio.run(consume())
+    else:
+        text = asyncio.run(model.ainvoke("hi")).content
+
+    assert text == "Hello Ada, how are you"
+    tree = tree_of(agent, 1)
+    (chat,) = tree.spans
+    assert chat.attributes[semconv.GEN_AI_OPERATION_NAME] == "chat"
+    assert chat.scope == "llmtrace_agent.langchain"
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+def test_a_streamed_provider_model_has_only_the_provider_span(agent, fake_openai, mode):
+    from tests.support.fake_openai import Reply, chat_chunks
+
+    fake_openai.reply(Reply(events=chat_chunks(usage=True)))
+    model = chat_model(fake_openai, stream_usage=True)
+    if mode == "stream":
+        text = "".join(chunk.content for chunk in model.stream("hi"))
+    else:
+
+        async def consume():
+            return "".join([chunk.content async for chunk in model.astream("hi")])
+
+        text = asyncio.run(consume())
+
+    assert text == "Hello from the fake server!"
+    tree = tree_of(agent, 1)
+    time.sleep(0.2)  # a second, duplicate span would have arrived by now
+    tree = tree_of(agent, 1)
+    (chat,) = tree.spans
+    assert chat.scope == "llmtrace_agent.openai"
+    assert chat.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
+
+
+class State(TypedDict):
+    topic: str
+    notes: Annotated[list[str], operator.add]
+
+
+def research_graph(model_a, model_b, name=None):
+    """A StateGraph whose two nodes run in parallel (LangGraph's thread pool, or tasks)."""
+    from langgraph.graph import END, START, StateGraph
+
+    def facts(state: State) -> dict:
+        return {"notes": [model_a.invoke(f"facts about {state['topic']}").content]}
+
+    async def afacts(state: State) -> dict:
+        return {"notes": [(await model_a.ainvoke(f"facts about {state['topic']}")).content]}
+
+    def jokes(state: State) -> dict:
+        return {"notes": [model_b.invoke(f"jokes about {state['topic']}").content]}
+
+    async def ajokes(state: State) -> dict:
+        return {"notes": [(await model_b.ainvoke(f"jokes about {state['topic']}")).content]}
+
+    from langchain_core.runnables import RunnableLambda
+
+    builder = StateGraph(State)
+    builder.add_node("facts", RunnableLambda(facts, afunc=afacts))
+    builder.add_node("jokes", RunnableLambda(jokes, afunc=ajokes))
+    builder.add_edge(START, "facts")
+    builder.add_edge(START, "jokes")
+    builder.add_edge("facts", END)
+    builder.add_edge("jokes", END)
+    return builder.compile(name=name) if name else builder.compile()
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_parallel_graph_nodes_stay_in_the_graph_trace(agent, fake_openai, mode):
+    graph = research_graph(chat_model(fake_openai), chat_model(fake_openai), name="research")
+    config = {"configurable": {"thread_id": "t-42"}}
+    if mode == "invoke":
+        result = graph.invoke({"topic": "owls", "notes": []}, config)
+    else:
+        result = asyncio.run(graph.ainvoke({"topic": "owls", "notes": []}, config))
+
+    assert len(result["notes"]) == 2
+    tree = tree_of(agent, 5)
+    (root,) = tree.roots()
+    assert root.name == "invoke_workflow research"
+    assert root.attributes[semconv.GEN_AI_OPERATION_NAME] == "invoke_workflow"
+    assert root.attributes[semconv.GEN_AI_WORKFLOW_NAME] == "research"
+    assert root.attributes[semconv.GEN_AI_CONVERSATION_ID] == "t-42"
+    chats = tree.operation("chat")
+    assert len(chats) == len(fake_openai.requests) == 2
+    assert sorted(tree.parent(chat).name for chat in chats) == ["facts", "jokes"]
+    for chat in chats:
+        assert tree.parent(tree.parent(chat)) is root
+        assert chat.attributes[semconv.GEN_AI_CONVERSATION_ID] == "t-42"
+    assert len({span.trace_id for span in tree.spans}) == 1
+
+
+def test_an_unnamed_graph_is_a_langgraph_workflow(agent):
+    graph = research_graph(fake_model("a"), fake_model("b"))
+
+    graph.invoke({"topic": "owls", "notes": []})
+
+    tree = tree_of(agent, 5)
+    (root,) = tree.roots()
+    assert root.name == "invoke_workflow LangGraph"  # LangGraph's own default, never a class
+    assert len(tree.operation("chat")) == 2  # untaken: LangChain's own model spans
+
+
+class Shelf(BaseRetriever):
+    """A retriever over two documents; ``traced_store`` plays a vector store traced beneath."""
+
+    traced_store: bool = False
+
+    def _get_relevant_documents(self, query: str, *, run_manager=None) -> list[Document]:
+        if self.traced_store:
+            take(RETRIEVAL)  # what a vector-store instrumentor does when it starts its span
+        return [
+            Document(id="doc-1", page_content=f"{query}: owls hunt at night"),
+            Document(id="doc-2", page_content="owls have big eyes"),
+        ]
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_a_retriever_is_a_retrieval_span(agent, capture):
+    with agent.configured(capture_content=capture):
+        documents = Shelf().invoke("owls")
+
+    assert len(documents) == 2
+    (span,) = tree_of(agent, 1).spans
+    assert span.name == "retrieval Shelf"
+    assert span.kind == "INTERNAL"
+    assert span.attributes[semconv.GEN_AI_OPERATION_NAME] == "retrieval"
+    assert span.attributes[semconv.GEN_AI_DATA_SOURCE_ID] == "Shelf"
+    assert span.attributes[semconv.DB_RESPONSE_RETURNED_ROWS] == 2
+    if capture:
+        assert span.attributes[semconv.GEN_AI_RETRIEVAL_QUERY_TEXT] == "owls"
+        found = json.loads(span.attributes[semconv.GEN_AI_RETRIEVAL_DOCUMENTS])
+        assert [document["id"] for document in found] == ["doc-1", "doc-2"]
+    else:
+        assert semconv.GEN_AI_RETRIEVAL_QUERY_TEXT not in span.attributes
+        assert semconv.GEN_AI_RETRIEVAL_DOCUMENTS not in span.attributes
+
+
+def test_a_retriever_over_a_traced_store_leaves_the_span_to_the_store(agent):
+    retriever = Shelf(traced_store=True)
+
+    (PROMPT | fake_model("ok")).invoke({"name": "x"})  # a trace to wait for
+    assert len(asyncio.run(retriever.ainvoke("owls"))) == 2
+
+    tree = tree_of(agent, 2)
+    assert not tree.operation("retrieval")

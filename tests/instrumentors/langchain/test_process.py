@@ -1,0 +1,65 @@
+"""A LangGraph agent app under the real launcher, zero code: ``llmtrace-run python app.py``."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from llmtrace_agent.toolkit import semconv
+from tests.instrumentors.langchain.scenario import ANSWER, Tree, tool_call_then_answer
+from tests.support.agent import run_traced
+from tests.support.fake_openai import API_KEY
+
+APP = textwrap.dedent(
+    f"""
+    import asyncio, os
+    import httpx
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+    from langgraph.prebuilt import create_react_agent
+
+    @tool
+    def get_weather(city: str) -> str:
+        \"\"\"The weather in a city.\"\"\"
+        return f"sunny in {{city}}"
+
+    model = ChatOpenAI(model="gpt-4o-mini", base_url=os.environ["FAKE_OPENAI_URL"],
+                       api_key="{API_KEY}", max_retries=0)
+    agent = create_react_agent(model, [get_weather], name="weather")
+    question = {{"messages": [("user", "What is the weather in Paris?")]}}
+    config = {{"configurable": {{"thread_id": "app-thread"}}}}
+
+    async def main():
+        # astream_events: LangGraph's async task execution, callbacks in other tasks
+        events = [e async for e in agent.astream_events(question, config, version="v2")]
+        return events[-1]["data"]["output"]["messages"][-1].content
+
+    print(asyncio.run(main()))
+    """
+)
+
+
+def test_an_unmodified_agent_app_is_one_trace(tmp_path: Path, receiver, fake_openai):
+    tool_call_then_answer(fake_openai, streamed=True)  # astream_events streams the model
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+
+    run = run_traced(
+        ["-W", "ignore", str(app)], receiver, env={"FAKE_OPENAI_URL": fake_openai.base_url}
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == ANSWER
+    assert "Failed to detach" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+    traced = receiver.wait_for_spans(7, 10, lambda s: s.scope != "llmtrace_agent.httpx")
+    tree = Tree(traced)
+    (root,) = tree.roots()
+    assert root.name == "invoke_agent weather"
+    assert root.attributes[semconv.GEN_AI_CONVERSATION_ID] == "app-thread"
+    assert len({span.trace_id for span in tree.spans}) == 1
+    chats = tree.operation("chat")
+    assert len(chats) == len(fake_openai.requests) == 2
+    assert [tree.parent(chat).name for chat in chats] == ["agent", "agent"]
+    tool = tree.one("execute_tool get_weather")
+    assert tree.parent(tool).name == "tools" and tree.parent(tree.parent(tool)) is root
+    assert b"sunny in Paris" not in receiver.all_bytes()  # content capture is off by default
