@@ -39,8 +39,17 @@ if TYPE_CHECKING:
 
 __all__ = ["install"]
 
-# LangGraph's own copy of ``_set_config_context`` (1.x); older LangGraph uses langchain-core's.
-_LANGGRAPH_CONFIG_MODULES = ("langgraph._internal._runnable", "langgraph.utils.runnable")
+# The modules that call ``_set_config_context`` by a name of their own: langchain-core 0.3
+# imported it into each caller (1.x looks it up in ``config``); LangGraph 1.x has its own copy,
+# older LangGraph imported langchain-core's.
+_CONFIG_CONTEXT_MODULES = (
+    "langchain_core.runnables.config",
+    "langchain_core.runnables.base",
+    "langchain_core.runnables.fallbacks",
+    "langchain_core.tools.base",
+    "langgraph._internal._runnable",
+    "langgraph.utils.runnable",
+)
 _PREGEL_MODULES = ("langgraph.pregel.main", "langgraph.pregel")
 _REACT_AGENT_MODULES = ("langgraph.prebuilt.chat_agent_executor", "langgraph.prebuilt")
 
@@ -50,7 +59,6 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     from langchain_core import retrievers
     from langchain_core.callbacks import base as callbacks_base
     from langchain_core.language_models import chat_models
-    from langchain_core.runnables import config as runnable_config
 
     tree = RunTree(instrumentor.tracer)
     wrap = instrumentor.wrap
@@ -63,7 +71,13 @@ def install(instrumentor: LangChainInstrumentor) -> None:
 
     wrap(callbacks_base, "BaseCallbackManager.__init__", add_handler)
     enter_scope = _scope_entering(tree)
-    wrap(runnable_config, "_set_config_context", enter_scope)
+
+    def patch_config_context(module: ModuleType) -> None:
+        if "_set_config_context" in vars(module):
+            wrap(module, "_set_config_context", enter_scope)
+
+    for name in _CONFIG_CONTEXT_MODULES:
+        instrumentor.when_imported(name, patch_config_context)
 
     model = chat_models.BaseChatModel
     wrap(chat_models, "BaseChatModel._generate_with_cache", _model_call(tree))
@@ -76,10 +90,6 @@ def install(instrumentor: LangChainInstrumentor) -> None:
 
     agent_graphs: weakref.WeakSet[object] = weakref.WeakSet()
 
-    def patch_langgraph_config(module: ModuleType) -> None:
-        if "_set_config_context" in vars(module):
-            wrap(module, "_set_config_context", enter_scope)
-
     def patch_pregel(module: ModuleType) -> None:
         if "Pregel" in vars(module):
             wrap(module, "Pregel.stream", _graph_stream(agent_graphs))
@@ -89,8 +99,6 @@ def install(instrumentor: LangChainInstrumentor) -> None:
         if "create_react_agent" in vars(module):
             wrap(module, "create_react_agent", _agent_factory(agent_graphs))
 
-    for name in _LANGGRAPH_CONFIG_MODULES:
-        instrumentor.when_imported(name, patch_langgraph_config)
     for name in _PREGEL_MODULES:
         instrumentor.when_imported(name, patch_pregel)
     for name in _REACT_AGENT_MODULES:
