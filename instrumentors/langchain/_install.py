@@ -9,6 +9,8 @@ instrumentors beneath.
   run started. The run's span is made current in that copy, and never detached: the copy is
   dropped when the run's code returns, so nothing leaks into the caller's context and there is
   nothing to detach in another context (the classic "Failed to detach context").
+- ``BaseTool.run`` / ``arun``: the ToolCall's id, which langchain-core 0.3 does not pass to the
+  callbacks.
 - ``BaseChatModel._generate_with_cache`` / ``_agenerate_with_cache`` (invoke, batch, and the
   graph's streamed model calls) and ``stream`` / ``astream``; ``BaseRetriever.invoke`` /
   ``ainvoke``: offered (``delegation``) around the real call; a stream offers around each step.
@@ -24,7 +26,7 @@ from types import AsyncGeneratorType, GeneratorType
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from llmtrace_agent.instrumentors.langchain._runs import RunTree, starting_graph
+from llmtrace_agent.instrumentors.langchain._runs import RunTree, starting_graph, tool_call_id
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, Offer
 from llmtrace_agent.toolkit.guard import internal_errors
 
@@ -59,6 +61,7 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     from langchain_core import retrievers
     from langchain_core.callbacks import base as callbacks_base
     from langchain_core.language_models import chat_models
+    from langchain_core.tools import base as tools_base
 
     tree = RunTree(instrumentor.tracer)
     wrap = instrumentor.wrap
@@ -85,6 +88,8 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     if "stream" in vars(model):
         wrap(chat_models, "BaseChatModel.stream", _model_stream)
         wrap(chat_models, "BaseChatModel.astream", _model_astream)
+    wrap(tools_base, "BaseTool.run", _tool_run)
+    wrap(tools_base, "BaseTool.arun", _async_tool_run)
     wrap(retrievers, "BaseRetriever.invoke", _search)
     wrap(retrievers, "BaseRetriever.ainvoke", _async_search)
 
@@ -222,6 +227,26 @@ async def _async_search(wrapped: Call, instance: object, args: tuple, kwargs: di
         return await wrapped(*args, **kwargs)  # type: ignore[misc]
     finally:
         Offer.close(token)
+
+
+# --- tools --------------------------------------------------------------------------------------
+
+
+def _tool_run(wrapped: Call, instance: object, args: tuple, kwargs: dict):
+    """langchain-core 0.3 does not pass the ToolCall's id to the callbacks: the run has it."""
+    token = tool_call_id.set(kwargs.get("tool_call_id"))
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        tool_call_id.reset(token)
+
+
+async def _async_tool_run(wrapped: Call, instance: object, args: tuple, kwargs: dict):
+    token = tool_call_id.set(kwargs.get("tool_call_id"))
+    try:
+        return await wrapped(*args, **kwargs)  # type: ignore[misc]
+    finally:
+        tool_call_id.reset(token)
 
 
 # --- LangGraph graphs ---------------------------------------------------------------------------

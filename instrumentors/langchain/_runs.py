@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from opentelemetry.context import Context
 
-__all__ = ["RunTree", "starting_graph"]
+__all__ = ["RunTree", "starting_graph", "tool_call_id"]
 
 # Kinds of run, by what they become.
 WORKFLOW, AGENT, NODE, CHAIN, TOOL, MODEL, RETRIEVER, INNER = (
@@ -78,6 +78,10 @@ starting_graph: ContextVar[list[str | None] | None] = ContextVar(
 """Set by a LangGraph graph's stream around its first step, in which the graph's own run is the
 first to start: a one-item cell that run empties, holding the agent name for a graph made by
 ``create_react_agent``, else ""."""
+
+
+tool_call_id: ContextVar[object] = ContextVar("llmtrace_langchain_tool_call_id", default=None)
+"""The id of the ToolCall a ``BaseTool.run`` is running (for callbacks that are not told it)."""
 
 
 class Run:
@@ -254,7 +258,7 @@ class RunTree(BaseCallbackHandler):
             name = _run_name(serialized, kwargs) or "tool"
             run = Run(TOOL, name, parent)
             description = serialized.get("description") if serialized else None
-            call_id = kwargs.get("tool_call_id")
+            call_id = kwargs.get("tool_call_id") or tool_call_id.get()
             run.own(
                 start_tool_span(
                     self.tracer,
