@@ -60,7 +60,7 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     """Patch langchain-core now and LangGraph when it is imported."""
     from langchain_core import retrievers
     from langchain_core.callbacks import base as callbacks_base
-    from langchain_core.language_models import chat_models
+    from langchain_core.language_models import chat_models, llms
     from langchain_core.tools import base as tools_base
 
     tree = RunTree(instrumentor.tracer)
@@ -82,12 +82,13 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     for name in _CONFIG_CONTEXT_MODULES:
         instrumentor.when_imported(name, patch_config_context)
 
-    model = chat_models.BaseChatModel
     wrap(chat_models, "BaseChatModel._generate_with_cache", _model_call(tree))
     wrap(chat_models, "BaseChatModel._agenerate_with_cache", _async_model_call(tree))
-    if "stream" in vars(model):
-        wrap(chat_models, "BaseChatModel.stream", _model_stream)
-        wrap(chat_models, "BaseChatModel.astream", _model_astream)
+    for module, name in ((chat_models, "BaseChatModel"), (llms, "BaseLLM")):
+        wrap(module, f"{name}.stream", _model_stream)
+        wrap(module, f"{name}.astream", _model_astream)
+    wrap(llms, "BaseLLM._generate_helper", _legacy_model_call(tree))
+    wrap(llms, "BaseLLM._agenerate_helper", _async_legacy_model_call(tree))
     wrap(tools_base, "BaseTool.run", _tool_run)
     wrap(tools_base, "BaseTool.arun", _async_tool_run)
     wrap(retrievers, "BaseRetriever.invoke", _search)
@@ -151,6 +152,40 @@ def _async_model_call(tree: RunTree) -> Call:
         with internal_errors:
             manager = kwargs.get("run_manager")
             token = tree.model_offer(getattr(manager, "run_id", None)).open()
+        try:
+            return await wrapped(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            if token is not None:
+                Offer.close(token)
+
+    return model_call
+
+
+def _legacy_model_call(tree: RunTree) -> Call:
+    """A legacy LLM's batch: one request per prompt, all offered as one model call."""
+
+    def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
+        token = None
+        with internal_errors:
+            managers = args[2] if len(args) > 2 else kwargs.get("run_managers")
+            ids = [getattr(manager, "run_id", None) for manager in managers or ()]
+            token = tree.model_offer(*ids).open()
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            if token is not None:
+                Offer.close(token)
+
+    return model_call
+
+
+def _async_legacy_model_call(tree: RunTree) -> Call:
+    async def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
+        token = None
+        with internal_errors:
+            managers = args[2] if len(args) > 2 else kwargs.get("run_managers")
+            ids = [getattr(manager, "run_id", None) for manager in managers or ()]
+            token = tree.model_offer(*ids).open()
         try:
             return await wrapped(*args, **kwargs)  # type: ignore[misc]
         finally:

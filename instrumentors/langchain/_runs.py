@@ -143,13 +143,13 @@ class RunTree(BaseCallbackHandler):
         found = self.runs.get(run_id) if run_id is not None else None
         return found.scope if found is not None else None
 
-    def model_offer(self, run_id: UUID | None) -> Offer:
-        """The offer of model call ``run_id`` (its run has started): the framework's attributes
-        for the provider's span."""
-        found = self.runs.get(run_id) if run_id is not None else None
-        made = Offer(MODEL_CALL, _offered_attributes(found))
-        if found is not None:
-            found.offer = made
+    def model_offer(self, *run_ids: UUID | None) -> Offer:
+        """The offer of the model call of runs ``run_ids`` (started: one, or a legacy LLM's
+        batch): the framework's attributes for the provider's span."""
+        found = [run for run_id in run_ids if (run := self.runs.get(run_id)) is not None]  # type: ignore[arg-type]
+        made = Offer(MODEL_CALL, _offered_attributes(found[0] if found else None))
+        for run in found:
+            run.offer = made
         return made
 
     # --- chains, graphs, nodes ------------------------------------------------------------------

@@ -214,3 +214,40 @@ def test_a_retriever_over_a_traced_store_leaves_the_span_to_the_store(agent):
 
     tree = tree_of(agent, 2)
     assert not tree.operation("retrieval")
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream", "abatch"])
+def test_a_legacy_llm_nobody_traces_gets_one_span_per_call(agent, mode):
+    from langchain_core.language_models.fake import FakeListLLM
+
+    llm = FakeListLLM(responses=["Hello Ada", "Hello Bob"])
+    if mode == "invoke":
+        assert llm.invoke("hi") == "Hello Ada"
+        calls = 1
+    elif mode == "stream":
+        assert "".join(llm.stream("hi")) == "Hello Ada"
+        calls = 1
+    else:
+        assert asyncio.run(llm.abatch(["hi", "ho"])) == ["Hello Ada", "Hello Bob"]
+        calls = 2
+
+    spans = tree_of(agent, calls).spans
+    assert len(spans) == calls
+    for span in spans:
+        assert span.attributes[semconv.GEN_AI_OPERATION_NAME] == "text_completion"
+        assert span.scope == "llmtrace_agent.langchain"
+
+
+def test_a_legacy_provider_llm_has_only_the_provider_span(agent, fake_openai):
+    from langchain_openai import OpenAI
+
+    from tests.support.fake_openai import API_KEY
+
+    llm = OpenAI(model="gpt-3.5-turbo-instruct", base_url=fake_openai.base_url, api_key=API_KEY)
+    assert llm.invoke("hi") == "Hello from the fake server!"
+
+    tree_of(agent, 1)
+    time.sleep(0.2)  # a second, duplicate span would have arrived by now
+    (span,) = tree_of(agent, 1).spans
+    assert span.name == "text_completion gpt-3.5-turbo-instruct"
+    assert span.scope == "llmtrace_agent.openai"
