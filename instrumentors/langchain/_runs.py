@@ -25,7 +25,6 @@ conditional edges) get no span: their children go to the nearest ancestor that h
 
 from __future__ import annotations
 
-import threading
 from contextvars import ContextVar
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -129,7 +128,6 @@ class RunTree(BaseCallbackHandler):
         super().__init__()
         self.tracer = tracer
         self.runs: dict[UUID, Run] = {}
-        self._lock = threading.Lock()
 
     @property
     def raise_error(self) -> bool:  # type: ignore[override]
@@ -340,7 +338,8 @@ class RunTree(BaseCallbackHandler):
         with internal_errors:
             run = self.runs.pop(run_id, None)
             if run is not None and run.offer is not None and not run.offer.taken:
-                _model.record_untaken(self.tracer, run, kwargs.get("response"), error)
+                failure = None if _is_control_flow(error) else error
+                _model.record_untaken(self.tracer, run, kwargs.get("response"), failure)
 
     # --- retrievers: the vector store's span, or ours when nobody took the offer --------------
 

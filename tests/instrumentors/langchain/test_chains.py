@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import operator
 import time
@@ -251,3 +252,28 @@ def test_a_legacy_provider_llm_has_only_the_provider_span(agent, fake_openai):
     (span,) = tree_of(agent, 1).spans
     assert span.name == "text_completion gpt-3.5-turbo-instruct"
     assert span.scope == "llmtrace_agent.openai"
+
+
+def test_a_model_stream_abandoned_ends_its_span_without_error(agent):
+    chunks = fake_model("Hello Ada, how are you").stream("hi")
+    assert next(chunks).content == "Hello"
+    del chunks  # left unfinished: garbage collection closes it
+    gc.collect()
+
+    (chat,) = tree_of(agent, 1).spans
+    assert chat.attributes[semconv.GEN_AI_OPERATION_NAME] == "chat"
+    assert chat.status_code != "ERROR"
+
+
+def test_a_graph_stream_abandoned_ends_its_spans(agent):
+    steps = research_graph(fake_model("a"), fake_model("b"), name="research").stream(
+        {"topic": "owls", "notes": []}, stream_mode="updates"
+    )
+    assert next(steps)
+    del steps
+    gc.collect()
+
+    tree = tree_of(agent, 5)
+    root = tree.one("invoke_workflow research")
+    assert root.status_code != "ERROR"
+    assert root.end_ns >= max(span.end_ns for span in tree.spans if span is not root)
