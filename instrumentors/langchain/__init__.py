@@ -28,7 +28,7 @@ class LangChainInstrumentor(Instrumentor):
 
     name = "langchain"
     targets = ("langchain_core",)
-    requires = "langchain-core>=0.3.40,<2"
+    requires = "langchain-core>=0.3.0,<2"  # tested: 0.3.0 with LangGraph 0.2.40, and 1.x
 
     def instrument(self, module: ModuleType) -> None:
         from llmtrace_agent.instrumentors.langchain import _install

@@ -98,7 +98,7 @@ BUILTINS: tuple[tuple[str, str, tuple[str, ...], str | None], ...] = (
         "langchain",
         "llmtrace_agent.instrumentors.langchain:LangChainInstrumentor",
         ("langchain_core",),
-        "langchain-core>=0.3.40,<2",
+        "langchain-core>=0.3.0,<2",
     ),
     (
         "litellm",

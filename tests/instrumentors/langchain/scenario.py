@@ -3,6 +3,7 @@ of the span tree the receiver got."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import httpx
@@ -52,6 +53,16 @@ def tool_call_then_answer(server: FakeOpenAI, streamed: bool = False) -> None:
             Reply(body=chat_completion(tool_call=True)),
             Reply(body=chat_completion(content=ANSWER)),
         )
+
+
+def named(factory: Any, *args: Any, name: str = "weather") -> Any:
+    """``factory(*args, name=name)``: a graph named ``name`` (LangGraph before 0.3 had no
+    ``name`` argument: the graph's ``name`` attribute, which it reads, is set instead)."""
+    if "name" in inspect.signature(factory).parameters:
+        return factory(*args, name=name)
+    graph = factory(*args)
+    graph.name = name
+    return graph
 
 
 class Tree:

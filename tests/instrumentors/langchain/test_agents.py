@@ -18,6 +18,7 @@ from tests.instrumentors.langchain.scenario import (
     broken_weather,
     chat_model,
     get_weather,
+    named,
     tool_call_then_answer,
     tree_of,
 )
@@ -31,7 +32,7 @@ def react_agent(fake_openai, tools=(get_weather,), **options):
 
     with warnings.catch_warnings():  # LangGraph 1.x: "moved to langchain.agents"
         warnings.simplefilter("ignore")
-        return create_react_agent(chat_model(fake_openai, **options), list(tools), name="weather")
+        return named(create_react_agent, chat_model(fake_openai, **options), list(tools))
 
 
 def langchain_agent(fake_openai, tools=(get_weather,), **options):

@@ -19,7 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, take
-from tests.instrumentors.langchain.scenario import chat_model, tree_of
+from tests.instrumentors.langchain.scenario import chat_model, named, tree_of
 
 PROMPT = ChatPromptTemplate.from_messages([("user", "Say hello to {name}")])
 
@@ -133,7 +133,7 @@ def research_graph(model_a, model_b, name=None):
     builder.add_edge(START, "jokes")
     builder.add_edge("facts", END)
     builder.add_edge("jokes", END)
-    return builder.compile(name=name) if name else builder.compile()
+    return named(builder.compile, name=name) if name else builder.compile()
 
 
 @pytest.mark.parametrize("mode", ["invoke", "ainvoke"])

@@ -25,7 +25,8 @@ APP = textwrap.dedent(
 
     model = ChatOpenAI(model="gpt-4o-mini", base_url=os.environ["FAKE_OPENAI_URL"],
                        api_key="{API_KEY}", max_retries=0)
-    agent = create_react_agent(model, [get_weather], name="weather")
+    agent = create_react_agent(model, [get_weather])
+    agent.name = "weather"  # create_react_agent(..., name=) from LangGraph 0.3
     question = {{"messages": [("user", "What is the weather in Paris?")]}}
     config = {{"configurable": {{"thread_id": "app-thread"}}}}
 
