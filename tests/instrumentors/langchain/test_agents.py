@@ -224,3 +224,47 @@ def _answer(text):
     from tests.support.fake_openai import Reply, chat_completion
 
     return Reply(body=chat_completion(content=text))
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_a_subagent_run_by_a_tool_nests_under_the_tool(agent, fake_openai, mode):
+    from langchain_core.tools import StructuredTool
+
+    from tests.support.fake_openai import Reply, chat_completion
+
+    fake_openai.reply(
+        Reply(body=chat_completion(tool_call=True)),  # supervisor: ask the researcher
+        _answer("sunny, says the researcher"),  # researcher
+        _answer(ANSWER),  # supervisor
+    )
+    researcher = named(react_agent_factory(), chat_model(fake_openai), [], name="researcher")
+
+    def ask(city: str) -> str:
+        return researcher.invoke({"messages": [("user", city)]})["messages"][-1].content
+
+    async def aask(city: str) -> str:
+        return (await researcher.ainvoke({"messages": [("user", city)]}))["messages"][-1].content
+
+    get_weather = StructuredTool.from_function(
+        func=ask, coroutine=aask, name="get_weather", description="Ask the researcher."
+    )
+    supervisor = named(react_agent_factory(), chat_model(fake_openai), [get_weather])
+
+    assert ANSWER in run(supervisor, mode)
+
+    tree = tree_of(agent, 10)
+    (root,) = tree.roots()
+    assert root.name == "invoke_agent weather"
+    inner = tree.one("invoke_agent researcher")
+    assert tree.parent(inner).name == "execute_tool get_weather"
+    chats = tree.operation("chat")
+    assert len(chats) == len(fake_openai.requests) == 3
+    (inner_chat,) = [chat for chat in chats if inner in tree.ancestors(chat)]
+    assert inner_chat.attributes[semconv.GEN_AI_AGENT_NAME] == "researcher"
+    assert len({span.trace_id for span in tree.spans}) == 1
+
+
+def react_agent_factory():
+    from langgraph.prebuilt import create_react_agent
+
+    return create_react_agent
