@@ -144,7 +144,8 @@ class RunTree(BaseCallbackHandler):
     def model_offer(self, *run_ids: UUID | None) -> Offer:
         """The offer of the model call of runs ``run_ids`` (started: one, or a legacy LLM's
         batch): the framework's attributes for the provider's span."""
-        found = [run for run_id in run_ids if (run := self.runs.get(run_id)) is not None]  # type: ignore[arg-type]
+        runs = self.runs
+        found = [runs[run_id] for run_id in run_ids if run_id in runs]
         made = Offer(MODEL_CALL, _offered_attributes(found[0] if found else None))
         for run in found:
             run.offer = made
