@@ -63,7 +63,7 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     from langchain_core.language_models import chat_models, llms
     from langchain_core.tools import base as tools_base
 
-    tree = RunTree(instrumentor.tracer)
+    tree = RunTree(instrumentor.tracer, instrumentor)
     wrap = instrumentor.wrap
 
     def add_handler(wrapped: Call, manager: object, args: tuple, kwargs: dict) -> None:

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
     from opentelemetry.context import Context
 
+    from llmtrace_agent.toolkit.instrumentor import Instrumentor
+
 __all__ = ["RunTree", "starting_graph", "tool_call_id"]
 
 # Kinds of run, by what they become.
@@ -124,9 +126,10 @@ class RunTree(BaseCallbackHandler):
 
     run_inline = True  # called in the caller's thread and context, never in an executor
 
-    def __init__(self, tracer: trace.Tracer) -> None:
+    def __init__(self, tracer: trace.Tracer, instrumentor: Instrumentor) -> None:
         super().__init__()
         self.tracer = tracer
+        self.instrumentor = instrumentor  # its ``config``: read at call time
         self.runs: dict[UUID, Run] = {}
 
     @property
@@ -296,7 +299,7 @@ class RunTree(BaseCallbackHandler):
         **kwargs: object,
     ) -> None:
         with internal_errors:
-            self._start_model(run_id, parent_run_id, metadata or {}, kwargs, "chat")
+            self._start_model(run_id, parent_run_id, metadata or {}, kwargs, "chat", messages)
 
     def on_llm_start(
         self,
@@ -309,7 +312,9 @@ class RunTree(BaseCallbackHandler):
         **kwargs: object,
     ) -> None:
         with internal_errors:
-            self._start_model(run_id, parent_run_id, metadata or {}, kwargs, "text_completion")
+            self._start_model(
+                run_id, parent_run_id, metadata or {}, kwargs, "text_completion", prompts
+            )
 
     def _start_model(
         self,
@@ -318,10 +323,12 @@ class RunTree(BaseCallbackHandler):
         metadata: Mapping[str, object],
         kwargs: Mapping[str, object],
         operation: str,
+        inputs: object,
     ) -> None:
         parent = self.runs.get(parent_run_id) if parent_run_id is not None else None
         run = Run(MODEL, operation, parent)
-        run.request = _model.ModelRequest.of(operation, metadata, kwargs)
+        capture = self.instrumentor.config.capture_content
+        run.request = _model.ModelRequest.of(operation, metadata, kwargs, inputs, capture)
         # A stream offers its call before LangChain starts the run: add what the run tells.
         opened = peek(MODEL_CALL)
         if opened is not None:
@@ -333,14 +340,16 @@ class RunTree(BaseCallbackHandler):
         with internal_errors:
             run = self.runs.pop(run_id, None)
             if run is not None and run.offer is not None and not run.offer.taken:
-                _model.record_untaken(self.tracer, run, response, None)
+                capture = self.instrumentor.config.capture_content
+                _model.record_untaken(self.tracer, run, response, None, capture)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: object) -> None:
         with internal_errors:
             run = self.runs.pop(run_id, None)
             if run is not None and run.offer is not None and not run.offer.taken:
                 failure = None if _is_control_flow(error) else error
-                _model.record_untaken(self.tracer, run, kwargs.get("response"), failure)
+                capture = self.instrumentor.config.capture_content
+                _model.record_untaken(self.tracer, run, kwargs.get("response"), failure, capture)
 
     # --- retrievers: the vector store's span, or ours when nobody took the offer --------------
 

@@ -277,3 +277,40 @@ def test_a_graph_stream_abandoned_ends_its_spans(agent):
     root = tree.one("invoke_workflow research")
     assert root.status_code != "ERROR"
     assert root.end_ns >= max(span.end_ns for span in tree.spans if span is not root)
+
+
+IMAGE = "iVBORw0KGgo" + "A" * 4000  # base64 of an image: never exported
+
+
+@pytest.mark.parametrize("capture", [False, True])
+def test_messages_on_langchains_own_model_span_only_with_capture(agent, capture):
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    question = HumanMessage(
+        content=[
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{IMAGE}"}},
+        ]
+    )
+    with agent.configured(capture_content=capture):
+        fake_model("A cat").invoke([SystemMessage(content="Be brief"), question])
+
+    (chat,) = tree_of(agent, 1).spans
+    if not capture:
+        assert semconv.GEN_AI_INPUT_MESSAGES not in chat.attributes
+        assert semconv.GEN_AI_OUTPUT_MESSAGES not in chat.attributes
+        assert b"What is in this picture" not in agent.receiver.all_bytes()
+        return
+    system, user = json.loads(chat.attributes[semconv.GEN_AI_INPUT_MESSAGES])
+    assert system == {"role": "system", "parts": [{"type": "text", "content": "Be brief"}]}
+    assert user["role"] == "user"
+    text, image = user["parts"]
+    assert text == {"type": "text", "content": "What is in this picture?"}
+    assert image["type"] == "blob" and image["modality"] == "image"
+    (answer,) = json.loads(chat.attributes[semconv.GEN_AI_OUTPUT_MESSAGES])
+    assert answer == {
+        "role": "assistant",
+        "parts": [{"type": "text", "content": "A cat"}],
+        "finish_reason": "stop",
+    }
+    assert IMAGE.encode() not in agent.receiver.all_bytes()
