@@ -133,8 +133,6 @@ def start_retrieval_span(
     in-process retriever; ``query`` text recorded with content capture on. ``top_k`` is recorded
     as a double, the type the spec gives ``gen_ai.request.top_k``. ``start_time`` (ns): when the
     search began, for a span made after it (an offer nobody took)."""
-    as a double, the type the spec gives ``gen_ai.request.top_k``. ``start_time`` (ns) for a span
-    made after the fact (an offer nobody took: ``Offer.started_ns``)."""
     found = _present(
         {
             semconv.GEN_AI_OPERATION_NAME: "retrieval",

@@ -23,8 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "reoffer", "take"]
-__all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "peek", "take"]
+__all__ = ["MODEL_CALL", "RETRIEVAL", "Offer", "offer", "peek", "reoffer", "take"]
 
 MODEL_CALL = "model_call"
 """A model request (chat, completion, embeddings): taken by every ``LLMCall``."""
@@ -45,8 +44,8 @@ class Offer:
         self.taken = False
 
     def open(self) -> Token[Offer | None]:
-        """Make this the open offer (again) until ``close(token)``, in the same context: a
-        framework's stream offers one operation around each of its steps."""
+        """Make this the open offer (again) until ``close(token)``, in the same context:
+        ``reoffer`` without a context manager, for a stream's per-chunk steps."""
         # Hot path: every step of a framework's stream.
         return _open_offer.set(self)
 
