@@ -211,21 +211,29 @@ def contenders(sink: Sink, peers: list[str], provider: str = "openai") -> list[C
             "**llmtrace-agent**, LLM span only, no metrics",
             "ours",
             [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
-            agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="false", OTEL_METRICS_EXPORTER="none"),
+            agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="never", OTEL_METRICS_EXPORTER="none"),
             ours=True,
         ),
         Contender(
             "**llmtrace-agent**, LLM span + 2 metrics, no HTTP child span",
             "ours",
             [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
-            agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="false"),
+            agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="never"),
             ours=True,
         ),
         Contender(
-            "**llmtrace-agent**, defaults (LLM span + HTTP child span + 2 metrics)",
+            "**llmtrace-agent**, defaults (LLM span + 2 metrics; HTTP child spans only for "
+            "retries and failures)",
             "ours",
             [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
             agent_env(sink),
+            ours=True,
+        ),
+        Contender(
+            "**llmtrace-agent**, HTTP child span always (LLM span + HTTP child span + 2 metrics)",
+            "ours",
+            [str(LLMTRACE_RUN), ours_python, workload, "bare", sink.endpoint, provider],
+            agent_env(sink, LLMTRACE_HTTP_UNDER_LLM="always"),
             ours=True,
         ),
     ]
