@@ -321,7 +321,9 @@ class DeferredRequestScope(HTTPRequestScope):
                 self._error = exc
                 self.record()
             elif self._attempts is not None:
-                self._attempts.pending = self  # recorded if the call sends another request
+                # Recorded if the call sends another request. Dropped with the call's
+                # HTTPAttempts otherwise: no reference back to it (a cycle would wait for the GC).
+                self._attempts.pending, self._attempts = self, None
         return False
 
     def record(self) -> None:
