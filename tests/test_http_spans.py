@@ -260,9 +260,7 @@ def test_a_redirect_under_a_model_call_records_both_hops(
     with model_call():
         requests.post(http_server.url("/redirect/1"), json={})
     agent.spans(3)
-    hops = sorted(
-        (s for s in agent.receiver.spans if s.kind == "CLIENT"), key=lambda s: s.start_ns
-    )
+    hops = sorted((s for s in agent.receiver.spans if s.kind == "CLIENT"), key=lambda s: s.start_ns)
     assert [s.name for s in hops] == ["POST", "GET"]  # a 302 answer to a POST: GET follows
     assert [s.attributes["http.response.status_code"] for s in hops] == [302, 200]
     assert [s.attributes.get("http.request.resend_count") for s in hops] == [None, 1]

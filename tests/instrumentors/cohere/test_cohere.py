@@ -72,7 +72,9 @@ def assert_complete_stream(span: ReceivedSpan) -> None:
     assert 0 < span.attributes["gen_ai.response.time_to_first_chunk"] <= span.duration_s
 
 
-def assert_model_span_context_sent(agent: InProcessAgent, server: FakeCohere, parent: ReceivedSpan) -> None:
+def assert_model_span_context_sent(
+    agent: InProcessAgent, server: FakeCohere, parent: ReceivedSpan
+) -> None:
     """The one, successful HTTP request records no span of its own (LLMTRACE_HTTP_UNDER_LLM's
     default) and carries the model span's context."""
     agent.flush()

@@ -14,6 +14,7 @@ import openai
 import pytest
 
 from tests.support.agent import InProcessAgent
+from tests.support.fake_openai import FakeOpenAI as FakeServer
 from tests.support.fake_openai import (
     Reply,
     async_client,
@@ -23,7 +24,6 @@ from tests.support.fake_openai import (
     error_body,
     llm_span,
 )
-from tests.support.fake_openai import FakeOpenAI as FakeServer
 from tests.support.http_server import traceparent_ids
 
 MESSAGES = [{"role": "user", "content": "Say hi."}]
