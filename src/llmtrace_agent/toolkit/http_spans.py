@@ -18,11 +18,11 @@ something the LLM span does not: by default (``retries``) when it failed (a 4xx/
 transport error) or when the model call sent more than one request (SDK retries, redirect hops),
 and then every attempt gets its span, numbered by ``http.request.resend_count``. A single
 successful request records no span: it would add a quarter or more to the CPU the agent spends
-on the call (``bench/http_under_llm.py``), and say nothing the LLM span does not. Its start time and attributes are kept
-until the request ends, so a failure or a later attempt still gets a span with the real start
-and end. ``always`` records every request, ``never`` none. Whichever the setting, the request
-carries the LLM span's context (the span of the request itself when it was recorded from the
-start), so a traced LLM server joins the trace.
+on the call (``bench/http_under_llm.py``), and say nothing the LLM span does not. Its start time
+and attributes are kept until the request ends, so a failure or a later attempt still gets a
+span with the real start and end. ``always`` records every request, ``never`` none. Whichever
+the setting, the request carries the LLM span's context (the span of the request itself when it
+was recorded from the start), so a traced LLM server joins the trace.
 
 An instrumentor's wrapper calls ``start_request`` and, when it gets a scope, runs the library
 call inside ``with scope:`` and reports ``scope.response(status_code, protocol_version)``.
