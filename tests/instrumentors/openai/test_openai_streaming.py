@@ -42,9 +42,7 @@ def no_llm_span_yet(agent) -> bool:
 # --- what a complete stream records --------------------------------------------------------------
 
 
-def test_a_stream_read_by_next_then_by_for_sees_each_chunk_once_and_ends_once(
-    agent, fake_openai
-):
+def test_a_stream_read_by_next_then_by_for_sees_each_chunk_once_and_ends_once(agent, fake_openai):
     # ``for`` iterates a generator of ours (no proxy attribute read per chunk), ``next()`` the
     # proxy's own __next__: both read the same chunks.
     whole = list(stream(fake_openai))
