@@ -20,7 +20,10 @@ Commands arrive on stdin as JSON lines and are answered on stdout:
 and a usage chunk), consumed fully; ``"op": "parsed-stream"`` does the same with chunks parsed
 in advance, so that what remains per chunk is the tracer's code; ``"op": "unwrapped-stream"``
 streams through the SDK method a wrapt wrapper wraps (``__wrapped__``; the method itself when
-nothing wraps it), for a same-process comparison. All answer
+nothing wraps it), for a same-process comparison; ``"op": "paired-stream"`` alternates the two,
+one stream each, N times, and also answers ``"differences"``: each pair's CPU time through the
+traced method minus through ``__wrapped__`` (many short pairs: a slow moment of a busy machine
+hits a pair, not one side of the comparison). All answer
 ``{"seconds": wall time, "cpu_seconds": CPU time of the whole process}``. The flush is timed
 too: the export thread's work is part of what tracing costs, and it would otherwise leak into the
 next worker's round. CPU time counts every thread of the worker (the export thread included) and
@@ -331,6 +334,35 @@ def main() -> None:
             break
         count = command["n"]
         parsed = None
+        if op == "paired-stream":
+            server.stream_body = stream_bodies.setdefault(
+                command["chunks"], make_body(command["chunks"])
+            )
+            start, cpu_start = perf_counter(), process_time()
+            differences = []
+            for index in range(count):
+                # Alternate which goes first, so neither always follows the other.
+                first, second = (
+                    (stream_call, unwrapped_stream_call)
+                    if index % 2
+                    else (unwrapped_stream_call, stream_call)
+                )
+                started = process_time()
+                first(None)
+                middle = process_time()
+                second(None)
+                ended = process_time()
+                traced, untraced = (
+                    (middle - started, ended - middle)
+                    if index % 2
+                    else (ended - middle, middle - started)
+                )
+                differences.append(traced - untraced)
+            flush()  # type: ignore[operator]
+            seconds, cpu_seconds = perf_counter() - start, process_time() - cpu_start
+            reply = {"seconds": seconds, "cpu_seconds": cpu_seconds, "differences": differences}
+            print(json.dumps(reply), flush=True)
+            continue
         if op in ("stream", "unwrapped-stream"):
             chunks = command["chunks"]
             if chunks not in stream_bodies:

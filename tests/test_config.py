@@ -71,6 +71,38 @@ def test_booleans_accept_the_usual_spellings(raw: str, value: bool) -> None:
     assert Config.from_env({"LLMTRACE_CAPTURE_CONTENT": raw}).capture_content is value
 
 
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        ("retries", "retries"),
+        ("ALWAYS", "always"),
+        ("never", "never"),
+        *[("true", "always"), ("1", "always"), ("false", "never"), ("off", "never")],
+    ],
+)
+def test_http_under_llm_is_retries_always_or_never_and_keeps_the_boolean_spellings(
+    raw: str, value: str
+) -> None:
+    assert Config.from_env({"LLMTRACE_HTTP_UNDER_LLM": raw}).http_under_llm == value
+
+
+def test_http_under_llm_defaults_to_retries_and_an_unknown_value_warns() -> None:
+    assert Config.from_env({}).http_under_llm == "retries"
+    config = Config.from_env({"LLMTRACE_HTTP_UNDER_LLM": "sometimes"})
+    assert config.http_under_llm == "retries"
+    assert config.warnings == (
+        "LLMTRACE_HTTP_UNDER_LLM='sometimes' is invalid (expected one of retries, always, "
+        "never); using 'retries'",
+    )
+
+
+@pytest.mark.parametrize(("given", "value"), [(True, "always"), (False, "never")])
+def test_http_under_llm_given_as_a_boolean_override_means_always_or_never(
+    given: bool, value: str
+) -> None:
+    assert Config.from_env({}, http_under_llm=given).http_under_llm == value
+
+
 def test_otel_sdk_disabled_disables_the_agent() -> None:
     assert Config.from_env({"OTEL_SDK_DISABLED": "true"}).enabled is False
 

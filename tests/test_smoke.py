@@ -32,14 +32,14 @@ def test_the_demo_app_is_traced_end_to_end(receiver: OTLPReceiver) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Lisbon: sun, tiles and pastéis de nata."
     root = receiver.span("plan_trip")
-    spans = receiver.wait_for_spans(7, where=lambda span: span.trace_id == root.trace_id)
+    spans = receiver.wait_for_spans(5, where=lambda span: span.trace_id == root.trace_id)
     chats = [span for span in spans if span.name == "chat gpt-4o-mini"]
     assert len(chats) == 2 and all(chat.parent_span_id == root.span_id for chat in chats)
     for chat in chats:
         assert chat.attributes["gen_ai.usage.input_tokens"] == 42
         assert chat.attributes["gen_ai.usage.output_tokens"] == 8
         assert chat.attributes["gen_ai.response.finish_reasons"] == ("stop",)
-        (post,) = [span for span in spans if span.parent_span_id == chat.span_id]
-        assert post.name == "POST" and post.attributes["http.response.status_code"] == 200
+        # One successful request each: no HTTP span under it (LLMTRACE_HTTP_UNDER_LLM=retries).
+        assert [span for span in spans if span.parent_span_id == chat.span_id] == []
     gets = [span for span in spans if span.name == "GET"]
     assert len(gets) == 2 and all(get.parent_span_id == root.span_id for get in gets)

@@ -11,7 +11,8 @@ silently tracing nothing. (0.27 is the oldest supported: the agent's genai-price
 
 The OpenAI and Anthropic SDKs retry by building a new request, numbered in their
 ``x-stainless-retry-count`` header: that number becomes ``http.request.resend_count``, so the
-retries show under the model call.
+retries show under the model call (which by default records HTTP spans only for retries and
+failures: ``toolkit.http_spans``).
 
 The span ends when the response headers arrive, as the library returns the response; reading a
 streamed body happens after it.

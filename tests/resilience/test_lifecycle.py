@@ -39,7 +39,9 @@ def call(tag):
 def run_app(body: str, receiver: OTLPReceiver, server: FakeOpenAI, tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text(PRELUDE + body)
-    done = run_traced([str(app)], receiver, env={"FAKE_OPENAI_URL": server.base_url})
+    # Every request gets its HTTP span, so that a doubled one would show.
+    env = {"FAKE_OPENAI_URL": server.base_url, "LLMTRACE_HTTP_UNDER_LLM": "always"}
+    done = run_traced([str(app)], receiver, env=env)
     assert done.returncode == 0, done.stderr
     assert "internal error" not in done.stderr, done.stderr
 
@@ -150,10 +152,11 @@ def test_threads_calling_at_once_each_get_their_own_spans(
             errors.append(exc)
 
     workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join()
+    with agent.configured(http_under_llm="always"):
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
     assert errors == []
     spans = agent.spans(2 * threads * calls)
     assert llm_models(spans) == {f"thread-{i}": calls for i in range(threads)}

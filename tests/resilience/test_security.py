@@ -36,7 +36,8 @@ MESSAGES = [{"role": "user", "content": "Say hello."}]
 
 @pytest.fixture(params=[False, True], ids=["capture-off", "capture-on"])
 def capture(request: pytest.FixtureRequest, agent: InProcessAgent) -> Iterator[bool]:
-    with agent.configured(capture_content=request.param):
+    # Every request under a model call gets its HTTP span too: where a leaked header would show.
+    with agent.configured(capture_content=request.param, http_under_llm="always"):
         yield request.param
 
 
@@ -175,7 +176,7 @@ LIMIT = 64
 
 @pytest.fixture
 def small_captures(agent: InProcessAgent) -> Iterator[None]:
-    with agent.configured(capture_content=True, content_max_length=LIMIT):
+    with agent.configured(capture_content=True, content_max_length=LIMIT, http_under_llm="always"):
         yield
 
 

@@ -102,6 +102,22 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+HTTP_UNDER_LLM = ("retries", "always", "never")
+
+
+def _http_under_llm(raw: str) -> str:
+    """``retries``, ``always`` or ``never``; the boolean spellings of older releases still mean
+    always and never."""
+    value = raw.strip().lower()
+    if value in HTTP_UNDER_LLM:
+        return value
+    if value in _TRUE:
+        return "always"
+    if value in _FALSE:
+        return "never"
+    raise ConfigError("expected one of " + ", ".join(HTTP_UNDER_LLM))
+
+
 def _exporters(raw: str) -> tuple[str, ...]:
     names = _names(raw)
     unknown = [name for name in names if name not in EXPORTERS]
@@ -296,9 +312,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "http_under_llm",
         "LLMTRACE_HTTP_UNDER_LLM",
-        _bool,
-        True,
-        "Trace the HTTP requests an LLM SDK makes, as children of the LLM span.",
+        _http_under_llm,
+        "retries",
+        "HTTP spans under an LLM span: `retries` (only when the model call made more than one "
+        "attempt or a request failed), `always` (`true`), `never` (`false`). The LLM span's "
+        "context is propagated either way.",
     ),
     Setting(
         "http_exclude_urls",
@@ -526,7 +544,7 @@ class Config:
     instrumentors: tuple[str, ...] | None
     disabled_instrumentors: tuple[str, ...]
     openai_agents_export: bool
-    http_under_llm: bool
+    http_under_llm: str
     http_exclude_urls: tuple[str, ...]
     http_known_methods: tuple[str, ...] | None
     server_exclude_urls: tuple[str, ...]
@@ -598,6 +616,8 @@ class Config:
                 unknown.append(f"unknown setting {field}={value!r} ignored")
             elif isinstance(value, str):
                 _parse_into(values, invalid, setting, field, value)
+            elif isinstance(value, bool) and isinstance(setting.default, str):
+                _parse_into(values, invalid, setting, field, str(value).lower())
             else:
                 values[field] = tuple(value) if isinstance(value, list) else value
         config = cls(values)

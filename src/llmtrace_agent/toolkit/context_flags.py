@@ -4,7 +4,13 @@
 ``llmtrace_agent.toolkit.genai``, or one another tracer made (a router's own telemetry) whose
 instrumentor sets the flag itself. The GenAI wrappers then make no second span for a provider SDK
 called underneath, and HTTP instrumentors make the SDK's own HTTP request a child of the LLM span
-(or no span, with LLMTRACE_HTTP_UNDER_LLM=false), never a second LLM span.
+(by default only when there was a retry or a failure: LLMTRACE_HTTP_UNDER_LLM), never a second
+LLM span.
+
+``llm_call_attempts`` counts the HTTP requests of the model call that is open: the GenAI wrappers
+give each call a fresh ``HTTPAttempts``, and ``toolkit.http_spans`` tells from it that a request
+is a second attempt (a retry, a redirect hop), whose span and its predecessor's are then worth
+recording.
 
 ``inside_http_request`` is True while an HTTP-client instrumentor handles one request: a
 lower-level client used underneath (urllib3 under requests) then records no second span.
@@ -23,7 +29,13 @@ if TYPE_CHECKING:
 
     from opentelemetry.context import Context
 
-__all__ = ["inside_http_request", "inside_llm_call", "telemetry_upload"]
+__all__ = [
+    "HTTPAttempts",
+    "inside_http_request",
+    "inside_llm_call",
+    "llm_call_attempts",
+    "telemetry_upload",
+]
 
 inside_llm_call: ContextVar[bool] = ContextVar("llmtrace_inside_llm_call", default=False)
 inside_http_request: ContextVar[bool] = ContextVar("llmtrace_inside_http_request", default=False)
@@ -61,3 +73,19 @@ class _Attached:
         from opentelemetry import context
 
         context.detach(self._token)
+
+
+class HTTPAttempts:
+    """The HTTP requests one model call has sent so far, as ``toolkit.http_spans`` keeps them."""
+
+    __slots__ = ("count", "pending")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pending: object = None
+        """The last request, if it got no span yet: it gets one (backdated) if another follows."""
+
+
+llm_call_attempts: ContextVar[HTTPAttempts | None] = ContextVar(
+    "llmtrace_llm_call_attempts", default=None
+)

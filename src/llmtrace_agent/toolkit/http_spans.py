@@ -11,9 +11,18 @@ The request carries ``traceparent``/``tracestate``/``baggage`` with this span as
 the caller set ``traceparent`` itself. A request is passed through untouched (no span, nothing
 injected) when the OpenTelemetry SDK suppresses instrumentation (its exporters do, so the OTLP
 exporter's own requests never feed back), when it runs under another of our HTTP spans (urllib3
-under requests) or when its URL matches ``LLMTRACE_HTTP_EXCLUDE_URLS``. Inside an LLM call with
-``LLMTRACE_HTTP_UNDER_LLM=false`` there is no HTTP span either, but the LLM span's context is
-still injected, so a traced LLM server joins the trace.
+under requests) or when its URL matches ``LLMTRACE_HTTP_EXCLUDE_URLS``.
+
+Inside an LLM call (``LLMTRACE_HTTP_UNDER_LLM``) a request gets its span only when it tells
+something the LLM span does not: by default (``retries``) when it failed (a 4xx/5xx answer or a
+transport error) or when the model call sent more than one request (SDK retries, redirect hops),
+and then every attempt gets its span, numbered by ``http.request.resend_count``. A single
+successful request records no span: it would add a quarter or more to the CPU the agent spends
+on the call (``bench/http_under_llm.py``), and say nothing the LLM span does not. Its start time
+and attributes are kept until the request ends, so a failure or a later attempt still gets a
+span with the real start and end. ``always`` records every request, ``never`` none. Whichever
+the setting, the request carries the LLM span's context (the span of the request itself when it
+was recorded from the start), so a traced LLM server joins the trace.
 
 An instrumentor's wrapper calls ``start_request`` and, when it gets a scope, runs the library
 call inside ``with scope:`` and reports ``scope.response(status_code, protocol_version)``.
@@ -22,6 +31,7 @@ call inside ``with scope:`` and reports ``scope.response(status_code, protocol_v
 from __future__ import annotations
 
 import re
+import time
 from contextvars import ContextVar
 from urllib.parse import urlsplit
 
@@ -30,7 +40,12 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from llmtrace_agent._runtime import agent_state
-from llmtrace_agent.toolkit.context_flags import inside_http_request, inside_llm_call
+from llmtrace_agent.toolkit.context_flags import (
+    HTTPAttempts,
+    inside_http_request,
+    inside_llm_call,
+    llm_call_attempts,
+)
 from llmtrace_agent.toolkit.guard import internal_errors
 from llmtrace_agent.toolkit.semconv import (
     ERROR_TYPE,
@@ -55,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "KNOWN_METHODS",
     "SENSITIVE_QUERY_PARAMETERS",
+    "DeferredRequestScope",
     "HTTPRequestScope",
     "error_type",
     "redact_url",
@@ -186,8 +202,7 @@ class HTTPRequestScope:
                 resend_count = last[1] + 1
                 for name in last[0]:
                     headers.pop(name, None)
-                if self._span is not None:
-                    self._span.set_attribute(HTTP_REQUEST_RESEND_COUNT, resend_count)
+                self._resent(resend_count)
             if "traceparent" in headers:
                 return  # the caller's own parent: its tracestate and baggage are left alone too
             injected = {}
@@ -195,6 +210,11 @@ class HTTPRequestScope:
                 if name not in headers:
                     headers[name] = injected[name] = value
             _last_injected.set((injected, resend_count))
+
+    def _resent(self, resend_count: int) -> None:
+        """The request turned out to be a resend (a redirect hop or auth retry copied headers)."""
+        if self._span is not None:
+            self._span.set_attribute(HTTP_REQUEST_RESEND_COUNT, resend_count)
 
     def response(self, status_code: int, protocol_version: object = None) -> None:
         """Record the response status (4xx and 5xx make a client span an error) and the HTTP
@@ -238,6 +258,93 @@ class HTTPRequestScope:
         return False
 
 
+class DeferredRequestScope(HTTPRequestScope):
+    """A request inside a model call whose span is made only if it proves worth it: the request
+    failed, or another request of the same call follows (then at that moment, backdated).
+
+    Until then it costs a clock read and this object: the request's attributes are computed only
+    for a span actually made.
+    """
+
+    __slots__ = (
+        "_attempts",
+        "_ended_at",
+        "_error",
+        "_method",
+        "_protocol_version",
+        "_resend_count",
+        "_started_at",
+        "_status_code",
+        "_tracer",
+        "_url",
+    )
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        context: Context,
+        method: str,
+        url: str,
+        attempts: HTTPAttempts | None,
+    ) -> None:
+        super().__init__(None, context)
+        self._tracer = tracer
+        self._method = method
+        self._url = url
+        self._attempts = attempts
+        self._resend_count = 0
+        self._status_code: int | None = None
+        self._protocol_version: object = None
+        self._error: BaseException | None = None
+        self._ended_at = 0
+        self._started_at = time.time_ns()
+
+    def _resent(self, resend_count: int) -> None:
+        self._resend_count = resend_count
+
+    def response(self, status_code: int, protocol_version: object = None) -> None:
+        self._status_code = status_code
+        self._protocol_version = protocol_version
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        # Hot path: once per model call (its single, successful request records nothing).
+        with internal_errors:
+            inside_http_request.reset(self._flag_token)  # type: ignore[arg-type]
+            self._ended_at = time.time_ns()
+            status = self._status_code
+            if exc is not None or (status is not None and not 100 <= status < 400):
+                self._error = exc
+                self.record()
+            elif self._attempts is not None:
+                # Recorded if the call sends another request. Dropped with the call's
+                # HTTPAttempts otherwise: no reference back to it (a cycle would wait for the GC).
+                self._attempts.pending, self._attempts = self, None
+        return False
+
+    def record(self) -> None:
+        """Make the span this request would have had, with its real start and end."""
+        config = agent_state.config
+        name, attributes = _request_attributes(self._method, self._url, config.http_known_methods)
+        if self._resend_count:
+            attributes[HTTP_REQUEST_RESEND_COUNT] = self._resend_count
+        span = self._tracer.start_span(
+            name, self._context, kind=_CLIENT, attributes=attributes, start_time=self._started_at
+        )
+        if self._status_code is not None:
+            HTTPRequestScope(span, None).response(self._status_code, self._protocol_version)
+        error = self._error
+        if error is not None:
+            span.set_attribute(ERROR_TYPE, error_type(type(error)))
+            span.record_exception(error)
+            span.set_status(_ERROR)
+        span.end(self._ended_at)
+
+
 def start_request(
     tracer: Tracer,
     method: str,
@@ -260,7 +367,16 @@ def start_request(
     config = agent_state.config
     if config.http_exclude_urls and _exclusions(config.http_exclude_urls).search(url):
         return HTTPRequestScope(None, None)
-    if inside_llm_call.get() and not config.http_under_llm:
+    under_llm = inside_llm_call.get()
+    if under_llm and config.http_under_llm == "retries":
+        attempts = llm_call_attempts.get()
+        resend_count = _earlier_attempts(attempts, resend_count)
+        if not resend_count:
+            scope = DeferredRequestScope(tracer, context, method, url, attempts)
+            if headers is not None:
+                scope.propagate(headers)
+            return scope
+    if under_llm and config.http_under_llm == "never":
         scope = HTTPRequestScope(None, context)
     else:
         name, attributes = _request_attributes(method, url, config.http_known_methods)
@@ -271,6 +387,22 @@ def start_request(
     if headers is not None:
         scope.propagate(headers)
     return scope
+
+
+def _earlier_attempts(attempts: HTTPAttempts | None, resend_count: int) -> int:
+    """Count a request of the open model call; return how many it sent before (or the SDK's own
+    retry count, if higher). Before a second request, the first one is recorded after all."""
+    if attempts is None:
+        return resend_count
+    attempts.count += 1
+    earlier = max(attempts.count - 1, resend_count)
+    if earlier:
+        pending = attempts.pending
+        if isinstance(pending, DeferredRequestScope):
+            attempts.pending = None
+            with internal_errors:
+                pending.record()
+    return earlier
 
 
 def _request_attributes(

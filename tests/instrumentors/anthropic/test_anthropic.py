@@ -174,7 +174,8 @@ def test_the_sdk_request_becomes_a_child_http_span_whose_id_the_server_receives(
     agent: InProcessAgent, fake_anthropic: FakeAnthropic
 ) -> None:
     pytest.importorskip("llmtrace_agent.instrumentors.httpx")
-    client(fake_anthropic).messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        client(fake_anthropic).messages.create(model=MODEL, max_tokens=64, messages=MESSAGES)
     (http,) = agent.spans(1, name="POST")
     chat = chat_span(agent)
     received = fake_anthropic.only_request().headers["traceparent"]

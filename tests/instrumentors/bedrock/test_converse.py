@@ -135,7 +135,8 @@ def test_a_known_model_is_priced_with_its_cache_prices(
 def test_the_botocore_request_becomes_a_child_http_span_whose_id_the_server_receives(
     agent: InProcessAgent, fake_bedrock: FakeBedrock
 ) -> None:
-    client(fake_bedrock).converse(modelId=CLAUDE, messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        client(fake_bedrock).converse(modelId=CLAUDE, messages=MESSAGES)
     (http,) = agent.spans(1, name="POST")
     chat = genai_span(agent, SPAN)
     received = fake_bedrock.only_request().headers["traceparent"]

@@ -159,8 +159,8 @@ def test_the_llm_call_of_a_task_is_a_child_of_its_run(worker_run):
     assert chat.name == "chat gpt-4o-mini"
     assert chat.attributes[semconv.GEN_AI_OPERATION_NAME] == "chat"
     assert chat.trace_id == send.trace_id
-    [http] = worker_run.children(chat)
-    assert http.name == "POST"
+    # Its one successful request records no HTTP span (LLMTRACE_HTTP_UNDER_LLM=retries).
+    assert worker_run.children(chat) == []
 
 
 def test_a_message_without_context_starts_its_own_trace(worker_run):

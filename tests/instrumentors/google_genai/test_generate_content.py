@@ -167,7 +167,8 @@ def test_thinking_tokens_count_as_output_and_as_reasoning(
 def test_the_sdk_request_is_a_child_http_span_whose_id_the_server_receives(
     agent: InProcessAgent, fake_gemini: FakeGemini
 ) -> None:
-    client(fake_gemini).models.generate_content(model=MODEL, contents="Hi")
+    with agent.configured(http_under_llm="always"):
+        client(fake_gemini).models.generate_content(model=MODEL, contents="Hi")
     (http,) = agent.spans(1, name="POST")
     span = genai_span(agent)
     received = fake_gemini.only_request().headers["traceparent"]
@@ -229,7 +230,8 @@ def test_async_generate_content_gives_one_span_with_one_http_child(
     async def main() -> Any:
         return await client(fake_gemini).aio.models.generate_content(model=MODEL, contents="Hi")
 
-    response = asyncio.run(main())
+    with agent.configured(http_under_llm="always"):
+        response = asyncio.run(main())
     span = genai_span(agent)
     assert response.text == fake.TEXT
     assert span.attributes.get("gen_ai.response.id") == getattr(response, "response_id", None)
@@ -315,7 +317,7 @@ def test_without_http_spans_under_llm_calls_the_server_gets_the_model_call_span(
     async def main() -> None:
         await client(fake_gemini).aio.models.generate_content(model=MODEL, contents="Hi")
 
-    with agent.configured(http_under_llm=False):
+    with agent.configured(http_under_llm="never"):
         asyncio.run(main())
     span = genai_span(agent)
     assert [s.name for s in agent.receiver.spans] == [SPAN]

@@ -46,7 +46,7 @@ def test_an_unmodified_gemini_app_is_traced_by_the_launcher(
     spans = receiver.wait_for_spans(3, 10, lambda s: semconv.GEN_AI_OPERATION_NAME in s.attributes)
     assert [s.name for s in spans] == ["generate_content gemini-2.5-flash"] * 3
     assert sum(1 for s in spans if s.attributes.get(semconv.GEN_AI_REQUEST_STREAM)) == 1
-    http = receiver.wait_for_spans(3, 10, lambda s: s.name == "POST")
-    assert {s.parent_span_id for s in http} == {s.span_id for s in spans}
+    # Each call's one successful request records no HTTP span (LLMTRACE_HTTP_UNDER_LLM=retries).
+    assert [s.name for s in receiver.spans if s.name == "POST"] == []
     exported = receiver.all_bytes()
     assert b"zero-code prompt" not in exported and b"AIza-zero-code-key" not in exported

@@ -56,7 +56,8 @@ def test_stream_read_to_the_end_records_the_final_usage(
 def test_the_stream_request_sent_on_the_first_read_is_a_child_http_span(
     agent: InProcessAgent, fake_gemini: FakeGemini
 ) -> None:
-    list(client(fake_gemini).models.generate_content_stream(model=MODEL, contents="Hi"))
+    with agent.configured(http_under_llm="always"):
+        list(client(fake_gemini).models.generate_content_stream(model=MODEL, contents="Hi"))
     (http,) = agent.spans(1, name="POST")
     span = genai_span(agent)
     assert (http.trace_id, http.parent_span_id) == (span.trace_id, span.span_id)
@@ -187,7 +188,8 @@ def test_async_stream_read_to_the_end_records_the_final_usage(
         )
         return [chunk.text async for chunk in stream]
 
-    assert asyncio.run(main()) == list(fake.TEXT_CHUNKS)
+    with agent.configured(http_under_llm="always"):
+        assert asyncio.run(main()) == list(fake.TEXT_CHUNKS)
     span = genai_span(agent)
     assert_complete_stream(span)
     http = [s for s in agent.receiver.spans if s.name == "POST"]

@@ -78,7 +78,8 @@ def test_chat_completion_is_one_groq_chat_span_with_usage_and_cost(agent, fake_o
 
 
 def test_http_request_is_a_child_of_the_chat_span(agent, fake_openai):
-    client(fake_openai).chat.completions.create(model=MODEL, messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        client(fake_openai).chat.completions.create(model=MODEL, messages=MESSAGES)
 
     span = llm_span(agent)
     http = agent.spans(1, name="POST", kind="CLIENT")

@@ -69,7 +69,8 @@ def test_openai_route_is_one_chat_span_with_the_real_response(agent, fake_openai
 
 
 def test_the_http_request_is_a_child_of_the_litellm_span(agent, fake_openai):
-    litellm.completion(messages=MESSAGES, **openai_route(fake_openai))
+    with agent.configured(http_under_llm="always"):
+        litellm.completion(messages=MESSAGES, **openai_route(fake_openai))
 
     span = llm_span(agent)
     http = agent.spans(1, name="POST", kind="CLIENT")

@@ -128,7 +128,8 @@ def test_json_output_is_recorded_as_the_output_type(
 def test_the_http_request_is_a_child_of_the_chat_span_and_carries_its_context(
     agent: InProcessAgent, fake_mistral: FakeMistral
 ) -> None:
-    client(fake_mistral).chat.complete(model=MODEL, messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        client(fake_mistral).chat.complete(model=MODEL, messages=MESSAGES)
     chat = model_span(agent)
     (http,) = agent.spans(1, name="POST")
     assert http.parent_span_id == chat.span_id
@@ -354,7 +355,8 @@ def test_complete_async_records_the_same_span(
         response = await client(fake_mistral).chat.complete_async(model=MODEL, messages=MESSAGES)
         return response.id
 
-    response_id = asyncio.run(main())
+    with agent.configured(http_under_llm="always"):
+        response_id = asyncio.run(main())
     span = model_span(agent)
     assert span.attributes["gen_ai.response.id"] == response_id
     assert span.attributes["gen_ai.usage.input_tokens"] == fake.USAGE["prompt_tokens"]
@@ -432,7 +434,8 @@ def test_the_sdks_own_tracing_adds_no_second_model_span(
         pass
     else:
         configure_telemetry(mistral, provider="global")  # SDK spans to the agent's provider
-    mistral.chat.complete(model=MODEL, messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        mistral.chat.complete(model=MODEL, messages=MESSAGES)
     chat = model_span(agent)
     (http,) = agent.spans(1, name="POST")
     assert http.parent_span_id == chat.span_id

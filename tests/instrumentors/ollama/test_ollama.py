@@ -75,7 +75,8 @@ def test_positional_model_and_messages_are_read(agent, fake_ollama):
 
 
 def test_http_request_is_a_child_of_the_chat_span(agent, fake_ollama):
-    ollama.Client(host=fake_ollama.host).chat(model=MODEL, messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        ollama.Client(host=fake_ollama.host).chat(model=MODEL, messages=MESSAGES)
 
     span = llm_span(agent)
     http = agent.spans(1, name="POST", kind="CLIENT")

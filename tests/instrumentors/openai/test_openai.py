@@ -128,7 +128,8 @@ def test_server_address_and_port_come_from_the_client_base_url(agent, fake_opena
 
 
 def test_the_sdk_http_request_is_a_child_of_the_llm_span(agent, fake_openai):
-    client(fake_openai).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    with agent.configured(http_under_llm="always"):
+        client(fake_openai).chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
     span = llm_span(agent)
     children = [s for s in agent.receiver.spans if s.parent_span_id == span.span_id]

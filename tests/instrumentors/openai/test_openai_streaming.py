@@ -42,6 +42,36 @@ def no_llm_span_yet(agent) -> bool:
 # --- what a complete stream records --------------------------------------------------------------
 
 
+def test_a_stream_read_by_next_then_by_for_sees_each_chunk_once_and_ends_once(agent, fake_openai):
+    # ``for`` iterates a generator of ours (no proxy attribute read per chunk), ``next()`` the
+    # proxy's own __next__: both read the same chunks.
+    whole = list(stream(fake_openai))
+    agent.flush()
+    agent.receiver.clear()
+    read = stream(fake_openai)
+    first = next(read)
+    rest = []
+    for chunk in read:
+        rest.append(chunk)
+        break
+    rest += list(read)
+    assert [c.model_dump() for c in [first, *rest]] == [c.model_dump() for c in whole]
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert 0 < span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < span.duration_s
+
+
+def test_a_stream_left_inside_a_for_loop_ends_its_span_when_closed(agent, fake_openai):
+    read = stream(fake_openai, stream_options={"include_usage": True})
+    for _chunk in read:
+        break
+    assert no_llm_span_yet(agent)
+    read.close()
+    span = llm_span(agent)
+    assert span.status_code == "UNSET"
+    assert semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in span.attributes
+
+
 def test_stream_without_usage_records_id_model_finish_reason_and_time_to_first_chunk(
     agent, fake_openai
 ):

@@ -7,13 +7,13 @@ from __future__ import annotations
 from opentelemetry import context, trace
 
 from llmtrace_agent.toolkit import guard
-from llmtrace_agent.toolkit.context_flags import inside_llm_call
+from llmtrace_agent.toolkit.context_flags import HTTPAttempts, inside_llm_call, llm_call_attempts
 from llmtrace_agent.toolkit.genai.call import LLMCall
 from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, StreamProxy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Iterator
 
     from llmtrace_agent.toolkit.genai.operation import LLMOperation
     from llmtrace_agent.toolkit.instrumentor import Instrumentor, Wrapper
@@ -116,12 +116,17 @@ def _start(
         return None
 
 
-def _enter(call: LLMCall) -> tuple[object, object]:
-    return context.attach(trace.set_span_in_context(call.span)), inside_llm_call.set(True)
+def _enter(call: LLMCall) -> tuple[object, object, object]:
+    return (
+        context.attach(trace.set_span_in_context(call.span)),
+        inside_llm_call.set(True),
+        llm_call_attempts.set(HTTPAttempts()),
+    )
 
 
-def _exit(tokens: tuple[object, object]) -> None:
-    otel_token, flag_token = tokens
+def _exit(tokens: tuple[object, object, object]) -> None:
+    otel_token, flag_token, attempts_token = tokens
+    llm_call_attempts.reset(attempts_token)  # type: ignore[arg-type]
     inside_llm_call.reset(flag_token)  # type: ignore[arg-type]
     context.detach(otel_token)  # type: ignore[arg-type]
 
@@ -161,6 +166,15 @@ def _finish(
 class DeferredStreamProxy(StreamProxy):
     """The stream of a generator method (``LLMOperation.sends_when_iterated``): until the first
     chunk arrives, each ``next()`` runs inside the call, as the request is sent then."""
+
+    def _self_chunks(self, source: Iterator[object]) -> Iterator[object]:
+        if self._self_on_chunk is None:
+            try:
+                first = self.__next__()  # sends the request, inside the call
+            except StopIteration:
+                return
+            yield first
+        yield from StreamProxy._self_chunks(self, source)
 
     def __next__(self) -> object:
         if self._self_on_chunk is not None:

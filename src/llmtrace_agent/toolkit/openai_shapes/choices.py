@@ -52,22 +52,32 @@ class ChoicesStreamState(genai.StreamState):
         self.outputs: dict[int, ChoiceOutput] = {}
 
     def on_chunk(self, chunk: object) -> None:
-        # Hot path: once per chunk.
+        # Hot path: once per chunk. Plain attribute reads first (the SDKs' pydantic chunks have
+        # them all); getattr with a default only for other shapes.
         if self.first is None:
             self.first = chunk
-        choices = getattr(chunk, "choices", None)
+        try:
+            choices = chunk.choices  # type: ignore[attr-defined]
+            usage = chunk.usage  # type: ignore[attr-defined]
+        except AttributeError:
+            choices = getattr(chunk, "choices", None)
+            usage = getattr(chunk, "usage", None)
         if type(choices) is list:
             reasons = self.reasons
+            output_class = self.output_class
             for choice in choices:
-                index = getattr(choice, "index", 0)
-                if not isinstance(index, int):
+                try:
+                    index = choice.index
+                    reason = choice.finish_reason
+                except AttributeError:
+                    index = getattr(choice, "index", 0)
+                    reason = getattr(choice, "finish_reason", None)
+                if type(index) is not int and not isinstance(index, int):
                     index = 0
-                reason = getattr(choice, "finish_reason", None)
                 if reason is not None or index not in reasons:
                     reasons[index] = reason
-                if self.output_class is not None:
+                if output_class is not None:
                     self._output(index).add(choice)
-        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
 
