@@ -4,9 +4,9 @@ A FastMCP server (mcp 1; ``MCPServer`` in mcp 2: the SDK's high-level API on its
 ``Server``) with a tool that works,
 one that fails (a ``CallToolResult`` with ``isError``), one that asks a model (the loopback fake
 OpenAI at ``FAKE_OPENAI_URL``), a prompt and a resource.
-"""
 
-from __future__ import annotations
+(No ``from __future__ import annotations``: FastMCP 1.10 reads its tools' annotations as types.)
+"""
 
 import os
 import sys
