@@ -344,4 +344,5 @@ def test_token_usage_and_duration_metrics_are_exported(
     assert tokens["input"].attributes["gen_ai.provider.name"] == "gcp.gemini"
     assert tokens["input"].attributes["gen_ai.operation.name"] == "generate_content"
     durations = ours("gen_ai.client.operation.duration")
-    assert sorted(p.attributes.get("error.type", "") for p in durations) == ["", "429"]
+    # A periodic export may land before the flush: cumulative points then arrive twice.
+    assert {p.attributes.get("error.type", "") for p in durations} == {"", "429"}
