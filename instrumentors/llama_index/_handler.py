@@ -27,6 +27,7 @@ from opentelemetry.trace import SpanKind
 from llmtrace_agent.instrumentors.llama_index._describe import agent_model_attributes
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai import agent_spans
+from llmtrace_agent.toolkit.genai.conventions import retrieval_top_k
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, Offer, reoffer
 from llmtrace_agent.toolkit.guard import internal_errors
 from llmtrace_agent.toolkit.readers import as_int, as_str, field
@@ -258,8 +259,9 @@ def _enter(
         attributes: dict[str, object] = {}
         if record.name:
             attributes[semconv.GEN_AI_DATA_SOURCE_ID] = record.name
-        if record.top_k:
-            attributes[semconv.GEN_AI_REQUEST_TOP_K] = float(record.top_k)  # a double in the spec
+        limit = retrieval_top_k(record.top_k or None)
+        if limit is not None:
+            attributes[limit[0]] = limit[1]
         # Offered to a vector-store instrumentor underneath; our own span only if untaken.
         record.offer = Offer(RETRIEVAL, attributes)
         record.offer_scope = reoffer(record.offer)

@@ -12,6 +12,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from llmtrace_agent.instrumentors.psycopg.sql import shape_of
 from llmtrace_agent.toolkit import guard, semconv
 from llmtrace_agent.toolkit.genai.agent_spans import content_json
+from llmtrace_agent.toolkit.genai.conventions import retrieval_top_k
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, take
 
 TYPE_CHECKING = False
@@ -164,9 +165,9 @@ def _start(
                 attributes = {**offered, **attributes}
             attributes[semconv.GEN_AI_OPERATION_NAME] = "retrieval"
             attributes[semconv.GEN_AI_DATA_SOURCE_ID] = table
-            top_k = shape.top_k(params)
-            if top_k is not None:
-                attributes[semconv.GEN_AI_REQUEST_TOP_K] = float(top_k)
+            limit = retrieval_top_k(shape.top_k(params))
+            if limit is not None:
+                attributes[limit[0]] = limit[1]
             name = f"retrieval {table}"
         else:
             name = summary or _target(attributes) or SYSTEM

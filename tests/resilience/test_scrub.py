@@ -359,6 +359,7 @@ def test_attribute_keys_that_name_credentials_mask_the_whole_value() -> None:
     assert scrubber.value("app.cookie", ("a", "b")) == ("[REDACTED:credential]",) * 2
     assert scrubber.value("session.id", "s-1") == "s-1"  # an identifier, not a credential
     assert scrubber.value("gen_ai.token.type", "input") == "input"
+    assert scrubber.value("gen_ai.token.modality", "text") == "text"
     assert scrubber.value("gen_ai.usage.input_tokens", 12) == 12
     attributes = {"gen_ai.request.model": "gpt-4o"}
     assert scrubber.attributes(attributes) is None  # nothing changed: no copy

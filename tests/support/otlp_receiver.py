@@ -214,12 +214,16 @@ class OTLPReceiver:
                 for metric in scope_metrics.metrics:
                     kind = metric.WhichOneof("data")
                     for point in getattr(metric, kind).data_points:
+                        if kind in ("sum", "gauge"):  # a number point: its value as sum
+                            total = getattr(point, point.WhichOneof("value") or "as_double")
+                        else:
+                            total = point.sum
                         points.append(
                             ReceivedPoint(
                                 metric=metric.name,
                                 attributes=attributes_of(point.attributes),
                                 count=getattr(point, "count", 1),
-                                sum=getattr(point, "sum", getattr(point, "as_double", 0.0)),
+                                sum=total,
                                 bucket_bounds=tuple(getattr(point, "explicit_bounds", ())),
                             )
                         )

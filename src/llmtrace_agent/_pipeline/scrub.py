@@ -71,12 +71,12 @@ SPAN_STATUS_KEY = "span.status"
 # (a character or word it cannot match without) is absent from the text is not run at all.
 
 # Words that make a key name a credential's. "auth", "authorization" but not "author"; "token" but
-# not the "tokens" / "token.type" / "token_count" of usage figures. Lowercase: matched on the
-# lowered text.
+# not the "tokens" / "token.type" / "token.modality" / "token_count" of usage figures.
+# Lowercase: matched on the lowered text.
 _KEY_WORDS = (
     "passw(?:or)?d|passphrase|secret|api[-_. ]?key|apikey|private[-_. ]?key|access[-_. ]?key"
     "|authori[sz]|auth(?!or)|credential|cookie|session|csrf|xsrf|jwt|signature"
-    "|token(?!s|iz|[-_. ]?(?:count|type|usage|limit))"
+    "|token(?!s|iz|[-_. ]?(?:count|type|modality|usage|limit))"
 )
 _KEY_NAME = re.compile(_KEY_WORDS)
 _KEY_TRIGGERS = tuple(

@@ -111,6 +111,10 @@ def _build_tracer_provider(config: Config) -> TracerProvider:
     from llmtrace_agent._pipeline.context_attributes_processor import ContextAttributesProcessor
 
     provider.add_span_processor(ContextAttributesProcessor())  # first: exporters see the labels
+    if config.genai_latest:  # before the exporters: it names a tool span's agent as it starts
+        from llmtrace_agent._pipeline.agent_metrics import AgentMetricsProcessor
+
+        provider.add_span_processor(AgentMetricsProcessor(config.metrics_exporter != "none"))
     for name in config.exporters:
         processor = _span_processor(name, config)
         if processor is not None:

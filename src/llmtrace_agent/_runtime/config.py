@@ -92,6 +92,12 @@ def _tokens(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _genai_latest(raw: str) -> bool:
+    """``OTEL_SEMCONV_STABILITY_OPT_IN`` also lists other domains' opt-ins (``http``,
+    ``database``): only ours counts, the rest are not errors."""
+    return "gen_ai_latest_experimental" in _names(raw)
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -246,6 +252,15 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         False,
         "Record prompt and completion text, tool arguments and results.",
+    ),
+    Setting(
+        "genai_latest",
+        "OTEL_SEMCONV_STABILITY_OPT_IN",
+        _genai_latest,
+        False,
+        "`gen_ai_latest_experimental` (in the comma list) emits the GenAI conventions' newest, "
+        "unreleased names instead of v1.41's (see `docs/conventions.md`).",
+        "v1.41 names",
     ),
     Setting(
         "content_max_length",
@@ -536,6 +551,7 @@ class Config:
     exporters: tuple[str, ...]
     file_path: str
     capture_content: bool
+    genai_latest: bool
     content_max_length: int
     scrub: bool
     scrub_pii: bool

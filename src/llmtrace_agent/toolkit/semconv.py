@@ -75,7 +75,8 @@ GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
-GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS = "gen_ai.usage.cache_write.input_tokens"  # latest
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"  # v1.41
 GEN_AI_USAGE_REASONING_OUTPUT_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 # Opt-in content. The spec prefers structured values; the Python SDK accepts only primitives and
 # their arrays, so these hold JSON strings following gen-ai-input-messages.json and friends.
@@ -102,6 +103,7 @@ GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
 GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"  # opt-in content
 GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"  # opt-in content
 GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
+GEN_AI_RETRIEVAL_TOP_K = "gen_ai.retrieval.top_k"  # latest; v1.41 says gen_ai.request.top_k
 GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"  # opt-in content
 GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"  # opt-in: [{"id", "score"}] as JSON
 GEN_AI_PROMPT_NAME = "gen_ai.prompt.name"  # a prompt template's name (MCP prompts/get)
@@ -147,6 +149,25 @@ TOKEN_USAGE_BUCKETS = (
 OPERATION_DURATION_BUCKETS = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )  # fmt: skip
+# The newest, unreleased GenAI conventions (semantic-conventions-genai, after v1.41), emitted
+# only with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental (``genai.conventions``).
+GEN_AI_CLIENT_INFERENCE_DURATION = "gen_ai.client.inference.duration"
+GEN_AI_CLIENT_INFERENCE_INPUT_TOKENS = "gen_ai.client.inference.operation.input_tokens"
+GEN_AI_CLIENT_INFERENCE_OUTPUT_TOKENS = "gen_ai.client.inference.operation.output_tokens"
+GEN_AI_CLIENT_INFERENCE_USAGE = "gen_ai.client.inference.usage."  # + input_tokens, … (counters)
+GEN_AI_CLIENT_EMBEDDINGS_DURATION = "gen_ai.client.embeddings.duration"
+GEN_AI_CLIENT_EMBEDDINGS_INPUT_TOKENS = "gen_ai.client.embeddings.operation.input_tokens"
+GEN_AI_TOKEN_MODALITY = "gen_ai.token.modality"
+GEN_AI_INVOKE_AGENT_DURATION = "gen_ai.invoke_agent.duration"
+GEN_AI_INVOKE_WORKFLOW_DURATION = "gen_ai.invoke_workflow.duration"
+GEN_AI_EXECUTE_TOOL_DURATION = "gen_ai.execute_tool.duration"
+GEN_AI_INVOKE_AGENT_INFERENCE_CALLS = "gen_ai.invoke_agent.inference_calls"
+GEN_AI_INVOKE_AGENT_TOOL_CALLS = "gen_ai.invoke_agent.tool_calls"
+INVOCATION_DURATION_BUCKETS = (
+    0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6,
+)  # fmt: skip
+WORKFLOW_DURATION_BUCKETS = (1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
+CALL_COUNT_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 # --- Messaging (docs/messaging/messaging-spans.md; task queues) -----------------------------------
 # messaging.system has well-known values (rabbitmq, aws_sqs, kafka…) that MUST be used when one
@@ -255,6 +276,9 @@ __all__ = [
     "SESSION_ID",
     "TAG_TAGS",
     "USER_ID",
+    "CALL_COUNT_BUCKETS",
+    "INVOCATION_DURATION_BUCKETS",
     "OPERATION_DURATION_BUCKETS",
     "TOKEN_USAGE_BUCKETS",
+    "WORKFLOW_DURATION_BUCKETS",
 ]

@@ -32,6 +32,7 @@ from llmtrace_agent._runtime import agent_state
 from llmtrace_agent.toolkit import guard, semconv
 from llmtrace_agent.toolkit.genai.agent_spans import content_json, end_span
 from llmtrace_agent.toolkit.genai.content import clip
+from llmtrace_agent.toolkit.genai.conventions import retrieval_top_k
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, take
 
 TYPE_CHECKING = False
@@ -273,8 +274,9 @@ def start_store_span(tracer: trace.Tracer, call: StoreCall) -> trace.Span:
         attributes[semconv.GEN_AI_OPERATION_NAME] = "retrieval"
         if call.collection:
             attributes[semconv.GEN_AI_DATA_SOURCE_ID] = call.collection
-        if call.top_k is not None:
-            attributes[semconv.GEN_AI_REQUEST_TOP_K] = float(call.top_k)
+        limit = retrieval_top_k(call.top_k)
+        if limit is not None:
+            attributes[limit[0]] = limit[1]
         if call.query is not None and agent_state.config.capture_content:
             query = call.query
             attributes[semconv.GEN_AI_RETRIEVAL_QUERY_TEXT] = (

@@ -112,7 +112,7 @@ def test_create_records_a_chat_span_with_request_and_response_attributes(
         "gen_ai.usage.input_tokens": INPUT_TOKENS,
         "gen_ai.usage.output_tokens": fake.USAGE["output_tokens"],
         "gen_ai.usage.cache_read.input_tokens": fake.USAGE["cache_read_input_tokens"],
-        "gen_ai.usage.cache_write.input_tokens": fake.USAGE["cache_creation_input_tokens"],
+        "gen_ai.usage.cache_creation.input_tokens": fake.USAGE["cache_creation_input_tokens"],
         "gen_ai.usage.cost": pytest.approx(span.attributes["gen_ai.usage.cost"]),
     }
 
@@ -127,7 +127,7 @@ def test_input_tokens_include_the_cache_reads_and_writes_anthropic_reports_apart
         usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
     )
     assert span.attributes["gen_ai.usage.cache_read.input_tokens"] == 200
-    assert span.attributes["gen_ai.usage.cache_write.input_tokens"] == 30
+    assert span.attributes["gen_ai.usage.cache_creation.input_tokens"] == 30
 
 
 def test_a_known_claude_model_gets_its_cost_with_cache_prices(

@@ -36,7 +36,7 @@ HAS_CACHE_USAGE = sdk_has("TokenUsage", "cacheReadInputTokens")
 CACHE_USAGE = (
     {
         "gen_ai.usage.cache_read.input_tokens": fake.USAGE["cacheReadInputTokens"],
-        "gen_ai.usage.cache_write.input_tokens": fake.USAGE["cacheWriteInputTokens"],
+        "gen_ai.usage.cache_creation.input_tokens": fake.USAGE["cacheWriteInputTokens"],
     }
     if HAS_CACHE_USAGE
     else {}

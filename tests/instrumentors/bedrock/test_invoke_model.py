@@ -181,7 +181,7 @@ def assert_family_span(span: Any, family: Family, server: FakeBedrock, streamed:
     if family.response_model:
         expected["gen_ai.response.model"] = family.response_model
     attributes.pop("gen_ai.usage.cost", None)  # only for the models the price data knows
-    for key in ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_write.input_tokens"):
+    for key in ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_creation.input_tokens"):
         if attributes.get(key) == 0:  # Anthropic reports zero cache use
             del attributes[key]
     assert attributes == expected

@@ -63,3 +63,42 @@ def test_an_unmodified_agent_app_is_one_trace(tmp_path: Path, receiver, fake_ope
     tool = tree.one("execute_tool get_weather")
     assert tree.parent(tool).name == "tools" and tree.parent(tree.parent(tool)) is root
     assert b"sunny in Paris" not in receiver.all_bytes()  # content capture is off by default
+
+
+def test_the_newest_conventions_add_agent_and_tool_metrics(tmp_path: Path, receiver, fake_openai):
+    tool_call_then_answer(fake_openai, streamed=True)
+    app = tmp_path / "app.py"
+    app.write_text(APP)
+
+    run = run_traced(
+        ["-W", "ignore", str(app)],
+        receiver,
+        env={
+            "FAKE_OPENAI_URL": fake_openai.base_url,
+            "OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental",
+        },
+    )
+
+    assert run.returncode == 0, run.stderr
+    tree = Tree(receiver.wait_for_spans(7, 10, lambda span: not is_http(span)))
+    (root,) = tree.roots()
+    assert root.name == "invoke_agent weather"
+    assert semconv.GEN_AI_PROVIDER_NAME not in root.attributes  # not on in-process agents now
+    tool = tree.one("execute_tool get_weather")
+    assert tool.attributes[semconv.GEN_AI_AGENT_NAME] == "weather"
+    assert tool.attributes[semconv.GEN_AI_CONVERSATION_ID] == "app-thread"
+
+    def point(metric: str) -> object:
+        (found,) = receiver.points(metric)
+        return found
+
+    agent_run = point(semconv.GEN_AI_INVOKE_AGENT_DURATION)
+    assert agent_run.attributes == {semconv.GEN_AI_AGENT_NAME: "weather"}
+    assert agent_run.bucket_bounds == semconv.INVOCATION_DURATION_BUCKETS
+    assert point(semconv.GEN_AI_INVOKE_AGENT_INFERENCE_CALLS).sum == len(fake_openai.requests) == 2
+    assert point(semconv.GEN_AI_INVOKE_AGENT_TOOL_CALLS).sum == 1
+    tool_run = point(semconv.GEN_AI_EXECUTE_TOOL_DURATION)
+    assert tool_run.attributes[semconv.GEN_AI_TOOL_NAME] == "get_weather"
+    assert tool_run.attributes[semconv.GEN_AI_AGENT_NAME] == "weather"
+    assert point(semconv.GEN_AI_CLIENT_INFERENCE_DURATION).count == 2
+    assert not receiver.points(semconv.GEN_AI_CLIENT_TOKEN_USAGE, timeout=0)

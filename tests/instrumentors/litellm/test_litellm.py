@@ -180,7 +180,7 @@ def test_anthropic_route_through_litellms_own_handler_has_tokens_and_cost(agent,
     # Anthropic's 12 uncached + 200 cache-read + 30 cache-write input tokens, 9 output.
     assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 242
     assert attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 200
-    assert attributes[semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS] == 30
+    assert attributes[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 30
     assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
     assert attributes[semconv.GEN_AI_USAGE_COST] > 0
 

@@ -21,6 +21,7 @@ from llmtrace_agent._runtime import agent_state
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai.call import error_type_of
 from llmtrace_agent.toolkit.genai.content import clip, clip_deep, to_json
+from llmtrace_agent.toolkit.genai.conventions import latest, retrieval_top_k
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +41,15 @@ __all__ = [
     "start_workflow_span",
 ]
 
+_NOT_ON_LATEST_AGENT_SPANS = (
+    semconv.GEN_AI_PROVIDER_NAME,
+    semconv.GEN_AI_AGENT_ID,
+    semconv.GEN_AI_AGENT_VERSION,
+    semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+)
+
 
 def start_agent_span(
     tracer: trace.Tracer,
@@ -53,7 +63,8 @@ def start_agent_span(
     context: Context | None = None,
 ) -> trace.Span:
     """``invoke_agent {agent_name}`` (INTERNAL). ``provider`` is the agent's model provider when
-    known; ``conversation_id`` only when the app or framework supplies one (a thread id)."""
+    known; ``conversation_id`` only when the app or framework supplies one (a thread id). The
+    newest conventions drop provider, id and version from in-process agent spans."""
     found = _present(
         {
             semconv.GEN_AI_OPERATION_NAME: "invoke_agent",
@@ -65,6 +76,9 @@ def start_agent_span(
         },
         attributes,
     )
+    if latest():
+        for key in _NOT_ON_LATEST_AGENT_SPANS:
+            found.pop(key, None)
     name = f"invoke_agent {agent_name}" if agent_name else "invoke_agent"
     return tracer.start_span(name, context, SpanKind.INTERNAL, found)
 
@@ -130,18 +144,21 @@ def start_retrieval_span(
     start_time: int | None = None,
 ) -> trace.Span:
     """``retrieval {data_source_id}``: CLIENT for a store's request, INTERNAL for a framework's
-    in-process retriever; ``query`` text recorded with content capture on. ``top_k`` is recorded
-    as a double, the type the spec gives ``gen_ai.request.top_k``. ``start_time`` (ns): when the
-    search began, for a span made after it (an offer nobody took)."""
+    in-process retriever; ``query`` text recorded with content capture on. ``top_k`` goes out
+    under the name and type the conventions in use give it (``conventions.retrieval_top_k``).
+    ``start_time`` (ns): when the search began, for a span made after it (an offer nobody
+    took)."""
     found = _present(
         {
             semconv.GEN_AI_OPERATION_NAME: "retrieval",
             semconv.GEN_AI_PROVIDER_NAME: provider,
             semconv.GEN_AI_DATA_SOURCE_ID: data_source_id,
-            semconv.GEN_AI_REQUEST_TOP_K: float(top_k) if top_k is not None else None,
         },
         attributes,
     )
+    limit = retrieval_top_k(top_k)
+    if limit is not None:
+        found[limit[0]] = limit[1]
     if query is not None and agent_state.config.capture_content:
         found[semconv.GEN_AI_RETRIEVAL_QUERY_TEXT] = (
             clip(query) if isinstance(query, str) else content_json(query)

@@ -11,6 +11,7 @@ from llmtrace_agent._runtime import agent_state
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai import metrics
 from llmtrace_agent.toolkit.genai.content import to_json
+from llmtrace_agent.toolkit.genai.conventions import cache_write_attribute, request_top_k
 from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, take
 from llmtrace_agent.toolkit.genai.usage import cost_usd, preload_prices, with_prices
 
@@ -107,6 +108,10 @@ class LLMCall:
             attributes[semconv.SERVER_ADDRESS] = request.server_address
             if request.server_port:
                 attributes[semconv.SERVER_PORT] = request.server_port
+        if agent_state.config.genai_latest and semconv.GEN_AI_REQUEST_TOP_K in attributes:
+            attributes[semconv.GEN_AI_REQUEST_TOP_K] = request_top_k(
+                attributes[semconv.GEN_AI_REQUEST_TOP_K]
+            )
         name = f"{operation_name} {request.model}" if request.model else operation_name
         links = [trace.Link(context) for context in request.links] if request.links else None
         self.span = tracer.start_span(
@@ -203,15 +208,16 @@ def _end_with_cost(
 
 
 def _add_usage(attributes: dict[str, object], usage: Usage) -> None:
-    for key, value in (
-        (semconv.GEN_AI_USAGE_INPUT_TOKENS, usage.input),
-        (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, usage.output),
-        (semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read),
-        (semconv.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS, usage.cache_write),
-        (semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning),
-    ):
-        if value is not None:
-            attributes[key] = value
+    if usage.input is not None:
+        attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage.input
+    if usage.output is not None:
+        attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output
+    if usage.cache_read is not None:
+        attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read
+    if usage.cache_write is not None:
+        attributes[cache_write_attribute()] = usage.cache_write
+    if usage.reasoning is not None:
+        attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning
 
 
 def error_type_of(error: BaseException) -> str:

@@ -2,9 +2,9 @@
 
 Messages are ``{"role", "parts": [...]}``; parts are ``{"type": "text", "content"}``,
 ``{"type": "tool_call", "id", "name", "arguments"}``, ``{"type": "tool_call_response", "id",
-"response"}`` and ``{"type": "reasoning", "content"}``; output messages add ``finish_reason``.
-Every text is clipped to ``LLMTRACE_CONTENT_MAX_LENGTH`` before serialising, so the JSON stays
-valid however large the payload.
+"response"}`` and ``{"type": "reasoning", "content"}``; output messages add ``finish_reason``
+(v1.41 only). Every text is clipped to ``LLMTRACE_CONTENT_MAX_LENGTH`` before serialising, so
+the JSON stays valid however large the payload.
 """
 
 from __future__ import annotations
@@ -113,4 +113,8 @@ def message(role: object, parts: list[dict[str, object]], name: object = None) -
 def output_message(
     role: object, parts: list[dict[str, object]], finish_reason: object
 ) -> dict[str, object]:
+    """An output message; its ``finish_reason`` is v1.41's (the newest conventions keep finish
+    reasons in ``gen_ai.response.finish_reasons`` only)."""
+    if agent_state.config.genai_latest:
+        return {"role": role, "parts": parts}
     return {"role": role, "parts": parts, "finish_reason": finish_reason or "error"}
