@@ -36,6 +36,7 @@ from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.context_flags import telemetry_upload
 from llmtrace_agent.toolkit.genai.agent_spans import (
     content_json,
+    current_tool_span,
     end_span,
     record_tool_result,
     start_agent_span,
@@ -113,6 +114,9 @@ def install(instrumentor: OpenAIAgentsInstrumentor) -> None:
     instrumentor.wrap(traces, "TraceImpl.finish", _trace_finish)
     instrumentor.wrap(spans, "SpanImpl.finish", _span_finish(instrumentor))
     instrumentor.wrap(spans, "SpanImpl.set_error", _span_set_error)
+    # The function span knows no call id; the ToolContext the SDK makes inside it does.
+    tool_context = importlib.import_module("agents.tool_context")
+    instrumentor.wrap(tool_context, "ToolContext.from_agent_context", _tool_context_made)
     # The batch processor calls _export_with_deadline (newer SDKs) or export; wrapping export
     # itself would defeat its check that export is the class's own.
     exporter = processors.BackendSpanExporter
@@ -204,6 +208,19 @@ def _span_set_error(
         if step is not None:
             step.exception = sys.exc_info()[1]
     return wrapped(*args, **kwargs)
+
+
+def _tool_context_made(
+    wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+) -> object:
+    """``gen_ai.tool.call.id`` on the tool span open around it (the SDK's function span)."""
+    result = wrapped(*args, **kwargs)
+    with internal_errors:
+        call_id = args[1] if len(args) > 1 else kwargs.get("tool_call_id")
+        span = current_tool_span()
+        if span is not None and isinstance(call_id, str) and call_id:
+            span.set_attribute(semconv.GEN_AI_TOOL_CALL_ID, call_id)
+    return result
 
 
 def _upload(instrumentor: OpenAIAgentsInstrumentor) -> Callable[..., object]:

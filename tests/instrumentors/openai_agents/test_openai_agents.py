@@ -122,6 +122,7 @@ def assert_tool_run_tree(spans: list[Any], requests: int, input_tokens: int = 20
     assert tool.attributes[semconv.GEN_AI_OPERATION_NAME] == "execute_tool"
     assert tool.attributes[semconv.GEN_AI_TOOL_NAME] == "get_weather"
     assert tool.attributes[semconv.GEN_AI_TOOL_TYPE] == "function"
+    assert tool.attributes[semconv.GEN_AI_TOOL_CALL_ID] == "call_1"  # the model's call id
     assert tool.status_code != "ERROR"
     assert semconv.GEN_AI_CONVERSATION_ID not in workflow.attributes  # the app set none
     # content is opt-in
