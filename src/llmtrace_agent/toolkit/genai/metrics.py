@@ -95,28 +95,22 @@ _SUBSET_COUNTERS = (  # a point when the provider reported it
 )
 
 
-def _seconds(name: str) -> Histogram:
-    """A duration histogram of the newest conventions, created on first use."""
+def _histogram(name: str, unit: str, buckets: tuple[float, ...]) -> Histogram:
+    """A histogram of the newest conventions, created on first use."""
     found = _latest.get(name)
     if found is None:
         found = _latest[name] = _meter().create_histogram(
-            name,
-            unit="s",
-            explicit_bucket_boundaries_advisory=list(semconv.OPERATION_DURATION_BUCKETS),
+            name, unit=unit, explicit_bucket_boundaries_advisory=list(buckets)
         )
     return found  # type: ignore[return-value]
+
+
+def _seconds(name: str) -> Histogram:
+    return _histogram(name, "s", semconv.OPERATION_DURATION_BUCKETS)
 
 
 def _tokens(name: str) -> Histogram:
-    """A per-call token histogram of the newest conventions."""
-    found = _latest.get(name)
-    if found is None:
-        found = _latest[name] = _meter().create_histogram(
-            name,
-            unit="{token}",
-            explicit_bucket_boundaries_advisory=list(semconv.TOKEN_USAGE_BUCKETS),
-        )
-    return found  # type: ignore[return-value]
+    return _histogram(name, "{token}", semconv.TOKEN_USAGE_BUCKETS)
 
 
 def _counter(suffix: str) -> Counter:
