@@ -132,29 +132,7 @@ def store_wrapper(
     read_result: Callable[[StoreCall, object], StoreResult | None],
 ) -> Wrapper:
     """A wrapt wrapper for a synchronous store method."""
-
-    def wrapper(
-        wrapped: Callable[..., object], instance: object, args: tuple[object, ...], kwargs: dict
-    ) -> object:
-        # Hot path: every store call.
-        if _inside_store_call.get():
-            return wrapped(*args, **kwargs)
-        started = _start(instrumentor, describe, instance, args, kwargs)
-        if started is None:
-            return wrapped(*args, **kwargs)
-        call, span = started
-        tokens = _enter(span)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            _exit(tokens)
-            _end(span, call, None, read_result, exc)
-            raise
-        _exit(tokens)
-        _end(span, call, result, read_result, None)
-        return result
-
-    return wrapper
+    return _call_wrapper(instrumentor, describe, read_result, may_return_awaitable=False)
 
 
 def async_store_wrapper(
@@ -206,7 +184,15 @@ def either_store_wrapper(
     """A wrapt wrapper for a method that returns its result, or an awaitable of it when its
     client is asynchronous (weaviate's executors share one method between both clients): the
     span ends when the result is returned, or else when the awaitable is."""
+    return _call_wrapper(instrumentor, describe, read_result, may_return_awaitable=True)
 
+
+def _call_wrapper(
+    instrumentor: Instrumentor,
+    describe: Callable[[object, tuple[object, ...], dict[str, object]], StoreCall | None],
+    read_result: Callable[[StoreCall, object], StoreResult | None],
+    may_return_awaitable: bool,
+) -> Wrapper:
     def wrapper(
         wrapped: Callable[..., object], instance: object, args: tuple[object, ...], kwargs: dict
     ) -> object:
@@ -225,7 +211,7 @@ def either_store_wrapper(
             _end(span, call, None, read_result, exc)
             raise
         _exit(tokens)
-        if isinstance(result, Awaitable):
+        if may_return_awaitable and isinstance(result, Awaitable):
             return _end_when_awaited(result, span, call, read_result)
         _end(span, call, result, read_result, None)
         return result
