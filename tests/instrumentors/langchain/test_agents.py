@@ -5,6 +5,7 @@ instrumentor's, enriched with the agent), in every way of running the graph."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import warnings
 
@@ -68,6 +69,25 @@ def run(agent, mode):
 
         events = asyncio.run(consume())
         return events[-1]["data"]["output"]["messages"][-1].content
+    if mode == "stream_events_v3":  # langgraph 1.2's typed protocol: iterating drives the run
+        if "v3" not in str(inspect.signature(agent.stream_events).parameters["version"]):
+            pytest.skip("this langgraph has no stream_events(version='v3')")
+        with agent.stream_events(QUESTION, THREAD, version="v3") as events:
+            for _ in events:
+                pass
+            return events.output["messages"][-1].text
+    if mode == "astream_events_v3":
+        if "v3" not in str(inspect.signature(agent.astream_events).parameters["version"]):
+            pytest.skip("this langgraph has no astream_events(version='v3')")
+
+        async def consume():
+            run = await agent.astream_events(QUESTION, THREAD, version="v3")
+            async with run:
+                async for _ in run:
+                    pass
+                return (await run.output())["messages"][-1].text
+
+        return asyncio.run(consume())
     if mode == "stream_messages":  # the model streams its tokens through the graph
         tokens = [m.content for m, _ in agent.stream(QUESTION, THREAD, stream_mode="messages")]
         return "".join(token for token in tokens if isinstance(token, str))
@@ -115,12 +135,22 @@ def assert_agent_tree(tree: Tree, model_node: str, requests: int) -> None:
 
 @pytest.mark.parametrize("factory", FACTORIES)
 @pytest.mark.parametrize(
-    "mode", ["invoke", "ainvoke", "stream", "astream", "astream_events", "stream_messages"]
+    "mode",
+    [
+        "invoke",
+        "ainvoke",
+        "stream",
+        "astream",
+        "astream_events",
+        "stream_messages",
+        "stream_events_v3",
+        "astream_events_v3",
+    ],
 )
 def test_an_agent_run_is_one_tree_with_one_model_span_per_request(
     agent, fake_openai, factory, mode
 ):
-    tool_call_then_answer(fake_openai, streamed=mode in ("stream_messages", "astream_events"))
+    tool_call_then_answer(fake_openai, streamed=mode not in ("invoke", "ainvoke", "stream", "astream"))
     graph = FACTORIES[factory](fake_openai)
 
     answer = run(graph, mode)
@@ -205,6 +235,22 @@ def test_an_agent_stream_left_early_ends_its_spans(agent, fake_openai):
     first = next(steps)  # the model asked for the tool
     assert "agent" in first
     steps.close()
+
+    tree = tree_of(agent, 3)
+    root = tree.one("invoke_agent weather")
+    assert root.status_code != "ERROR"  # the app chose to stop: not a failure
+    assert len(tree.operation("chat")) == len(fake_openai.requests) == 1
+
+
+def test_a_v3_event_stream_left_early_ends_its_spans(agent, fake_openai):
+    tool_call_then_answer(fake_openai, streamed=True)
+    graph = react_agent(fake_openai)
+    if "v3" not in str(inspect.signature(graph.stream_events).parameters["version"]):
+        pytest.skip("this langgraph has no stream_events(version='v3')")
+    with graph.stream_events(QUESTION, THREAD, version="v3") as events:
+        for update in events.values:
+            if len(update.get("messages", ())) > 1:  # the model asked for the tool: stop here
+                break
 
     tree = tree_of(agent, 3)
     root = tree.one("invoke_agent weather")
