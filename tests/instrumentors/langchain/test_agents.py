@@ -150,7 +150,8 @@ def assert_agent_tree(tree: Tree, model_node: str, requests: int) -> None:
 def test_an_agent_run_is_one_tree_with_one_model_span_per_request(
     agent, fake_openai, factory, mode
 ):
-    tool_call_then_answer(fake_openai, streamed=mode not in ("invoke", "ainvoke", "stream", "astream"))
+    streamed = mode not in ("invoke", "ainvoke", "stream", "astream")  # the model streams
+    tool_call_then_answer(fake_openai, streamed=streamed)
     graph = FACTORIES[factory](fake_openai)
 
     answer = run(graph, mode)
