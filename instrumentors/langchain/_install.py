@@ -14,12 +14,15 @@ instrumentors beneath.
 - ``BaseChatModel._generate_with_cache`` / ``_agenerate_with_cache`` (invoke, batch, and the
   graph's streamed model calls) and ``stream`` / ``astream``; ``BaseRetriever.invoke`` /
   ``ainvoke``: offered (``delegation``) around the real call; a stream offers around each step.
+- ``ChatModelStream`` / ``AsyncChatModelStream`` (``stream_events(version="v3")``, langchain-core
+  1.8): the callbacks that start the model's run and pump its stream run inside one offer.
 - LangGraph's ``Pregel.stream`` / ``astream``: tells the handler which run is the graph's own
   (the first started in its first step), and whether ``create_react_agent`` made it.
 """
 
 from __future__ import annotations
 
+import inspect
 import weakref
 from types import AsyncGeneratorType, GeneratorType
 
@@ -27,7 +30,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from llmtrace_agent.instrumentors.langchain._runs import RunTree, starting_graph, tool_call_id
-from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, Offer
+from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, RETRIEVAL, Offer
 from llmtrace_agent.toolkit.guard import internal_errors
 
 TYPE_CHECKING = False
@@ -89,6 +92,9 @@ def install(instrumentor: LangChainInstrumentor) -> None:
         wrap(module, f"{name}.astream", _model_astream)
     wrap(llms, "BaseLLM._generate_helper", _legacy_model_call(tree))
     wrap(llms, "BaseLLM._agenerate_helper", _async_legacy_model_call(tree))
+    instrumentor.when_imported(
+        "langchain_core.language_models.chat_model_stream", _patch_v3_streams(wrap)
+    )
     wrap(tools_base, "BaseTool.run", _tool_run)
     wrap(tools_base, "BaseTool.arun", _async_tool_run)
     wrap(retrievers, "BaseRetriever.invoke", _search)
@@ -196,8 +202,6 @@ def _async_legacy_model_call(tree: RunTree) -> Call:
 
 
 def _model_stream(wrapped: Call, instance: object, args: tuple, kwargs: dict):
-    from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL
-
     result = wrapped(*args, **kwargs)
     if isinstance(result, GeneratorType):
         return _offered_steps(result, Offer(MODEL_CALL, {}))
@@ -205,8 +209,6 @@ def _model_stream(wrapped: Call, instance: object, args: tuple, kwargs: dict):
 
 
 def _model_astream(wrapped: Call, instance: object, args: tuple, kwargs: dict):
-    from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL
-
     result = wrapped(*args, **kwargs)
     if isinstance(result, AsyncGeneratorType):
         return _offered_async_steps(result, Offer(MODEL_CALL, {}))
@@ -246,6 +248,57 @@ async def _offered_async_steps(steps: AsyncIterator[object], made: Offer) -> Asy
             yield item
     finally:
         await steps.aclose()  # type: ignore[attr-defined]
+
+
+def _patch_v3_streams(wrap: Callable[[object, str, Call], bool]) -> Callable[[ModuleType], None]:
+    """``stream_events(version="v3")`` starts the model's run (``on_chat_model_start``) and reads
+    its stream through callbacks it installs on its ``ChatModelStream``, not through ``stream``:
+    each runs inside the stream's one offer, as a ``stream`` step does (for the async stream,
+    the producer task it starts inherits the offer)."""
+
+    def patch(module: ModuleType) -> None:
+        offers: weakref.WeakKeyDictionary[object, Offer] = weakref.WeakKeyDictionary()
+
+        def offered(wrapped: Call, stream: object, args: tuple, kwargs: dict):
+            with internal_errors:
+                callback = args[0] if args else next(iter(kwargs.values()), None)
+                if callable(callback):
+                    made = offers.get(stream)
+                    if made is None:
+                        made = offers[stream] = Offer(MODEL_CALL, {})
+                    return wrapped(_inside_offer(callback, made))
+            return wrapped(*args, **kwargs)
+
+        for name in ("ChatModelStream", "AsyncChatModelStream"):
+            if name in vars(module):
+                wrap(module, f"{name}.set_start", offered)
+        if "ChatModelStream" in vars(module):
+            wrap(module, "ChatModelStream.bind_pump", offered)
+
+    return patch
+
+
+def _inside_offer(callback: Call, made: Offer) -> Call:
+    if inspect.iscoroutinefunction(callback):
+
+        async def offered_async() -> object:
+            token = made.open()
+            try:
+                return await callback()  # type: ignore[misc]
+            finally:
+                Offer.close(token)
+
+        return offered_async
+
+    def offered_call() -> object:
+        # Hot path: every event of a v3 model stream.
+        token = made.open()
+        try:
+            return callback()
+        finally:
+            Offer.close(token)
+
+    return offered_call
 
 
 def _search(wrapped: Call, instance: object, args: tuple, kwargs: dict):

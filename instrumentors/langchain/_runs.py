@@ -132,6 +132,19 @@ class RunTree(BaseCallbackHandler):
         self.instrumentor = instrumentor  # its ``config``: read at call time
         self.runs: dict[UUID, Run] = {}
 
+    max_open_runs = 10_000
+    """Runs whose end LangChain never reports (a bug, a callback dropped on a killed task) must
+    not grow the table for the life of a server: past this many open runs, the oldest is
+    forgotten and its span ended."""
+
+    def _remember(self, run_id: UUID, run: Run) -> None:
+        runs = self.runs
+        runs[run_id] = run
+        if len(runs) > self.max_open_runs:
+            forgotten = runs.pop(next(iter(runs)))  # the oldest: dicts keep insertion order
+            if forgotten.span is not None:
+                forgotten.span.end()
+
     @property
     def raise_error(self) -> bool:  # type: ignore[override]
         """Under the agent's own tests our errors must fail them (LangChain logs them otherwise)."""
@@ -203,7 +216,7 @@ class RunTree(BaseCallbackHandler):
                 run.own(self.tracer.start_span(name, _context_of(parent), SpanKind.INTERNAL))
         else:
             run = Run(INNER, name, parent)
-        self.runs[run_id] = run
+        self._remember(run_id, run)
 
     def _agent(self, name: str, metadata: Mapping[str, object], parent: Run | None) -> Run:
         run = Run(AGENT, name, parent)
@@ -271,7 +284,7 @@ class RunTree(BaseCallbackHandler):
                     context=_context_of(parent),
                 )
             )
-            self.runs[run_id] = run
+            self._remember(run_id, run)
 
     def on_tool_end(self, output: object, *, run_id: UUID, **kwargs: object) -> None:
         with internal_errors:
@@ -334,7 +347,7 @@ class RunTree(BaseCallbackHandler):
         if opened is not None:
             opened.attributes.update(_offered_attributes(run))
             run.offer = opened
-        self.runs[run_id] = run
+        self._remember(run_id, run)
 
     def on_llm_end(self, response: object, *, run_id: UUID, **kwargs: object) -> None:
         with internal_errors:
@@ -372,7 +385,7 @@ class RunTree(BaseCallbackHandler):
             run.offer = peek(RETRIEVAL)
             if run.offer is not None:
                 run.offer.attributes.update(_offered_attributes(run))
-            self.runs[run_id] = run
+            self._remember(run_id, run)
 
     def on_retriever_end(self, documents: object, *, run_id: UUID, **kwargs: object) -> None:
         with internal_errors:

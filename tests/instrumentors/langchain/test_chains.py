@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import json
 import operator
 import time
@@ -58,19 +59,38 @@ def test_a_model_nobody_traces_gets_one_span_from_langchain(agent):
     assert chat.start_ns >= root.start_ns and chat.end_ns <= root.end_ns
 
 
-@pytest.mark.parametrize("mode", ["stream", "astream", "ainvoke"])
-def test_a_streamed_model_nobody_traces_gets_one_span(agent, mode):
-    model = fake_model("Hello Ada, how are you")
+def streamed_text(model, mode):
+    """The model's answer to "hi", streamed the way ``mode`` says."""
     if mode == "stream":
-        text = "".join(chunk.content for chunk in model.stream("hi"))
-    elif mode == "astream":
+        return "".join(chunk.content for chunk in model.stream("hi"))
+    if mode == "astream":
 
         async def consume():
             return "".join([chunk.content async for chunk in model.astream("hi")])
 
-        text = asyncio.run(consume())
-    else:
-        text = asyncio.run(model.ainvoke("hi")).content
+        return asyncio.run(consume())
+    if mode == "ainvoke":
+        return asyncio.run(model.ainvoke("hi")).content
+    if "v3" not in str(inspect.signature(model.stream_events).parameters["version"]):
+        pytest.skip("this langchain-core has no stream_events(version='v3')")
+    if mode == "stream_events_v3":
+        return "".join(model.stream_events("hi", version="v3").text)
+
+    async def consume_v3():
+        stream = model.astream_events("hi", version="v3")
+        stream = await stream if inspect.isawaitable(stream) else stream
+        return "".join([text async for text in stream.text])
+
+    return asyncio.run(consume_v3())
+
+
+V3_MODES = ["stream_events_v3", "astream_events_v3"]
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream", "ainvoke", *V3_MODES])
+def test_a_streamed_model_nobody_traces_gets_one_span(agent, mode):
+    model = fake_model("Hello Ada, how are you")
+    text = streamed_text(model, mode)
 
     assert text == "Hello Ada, how are you"
     tree = tree_of(agent, 1)
@@ -79,20 +99,13 @@ def test_a_streamed_model_nobody_traces_gets_one_span(agent, mode):
     assert chat.scope == "llmtrace_agent.langchain"
 
 
-@pytest.mark.parametrize("mode", ["stream", "astream"])
+@pytest.mark.parametrize("mode", ["stream", "astream", *V3_MODES])
 def test_a_streamed_provider_model_has_only_the_provider_span(agent, fake_openai, mode):
     from tests.support.fake_openai import Reply, chat_chunks
 
     fake_openai.reply(Reply(events=chat_chunks(usage=True)))
     model = chat_model(fake_openai, stream_usage=True)
-    if mode == "stream":
-        text = "".join(chunk.content for chunk in model.stream("hi"))
-    else:
-
-        async def consume():
-            return "".join([chunk.content async for chunk in model.astream("hi")])
-
-        text = asyncio.run(consume())
+    text = streamed_text(model, mode)
 
     assert text == "Hello from the fake server!"
     tree = tree_of(agent, 1)
@@ -314,3 +327,23 @@ def test_messages_on_langchains_own_model_span_only_with_capture(agent, capture)
         "finish_reason": "stop",
     }
     assert IMAGE.encode() not in agent.receiver.all_bytes()
+
+
+def test_runs_whose_end_never_comes_do_not_pile_up(agent, monkeypatch):
+    from uuid import uuid4
+
+    from langchain_core.callbacks import CallbackManager
+
+    from llmtrace_agent.instrumentors.langchain._runs import RunTree
+
+    monkeypatch.setattr(RunTree, "max_open_runs", 5)
+    manager = CallbackManager.configure()
+    (tree,) = [h for h in manager.handlers if isinstance(h, RunTree)]
+    started = [manager.on_chain_start({"name": "orphan"}, {}, run_id=uuid4()) for _ in range(8)]
+
+    assert len(tree.runs) == 5  # the three oldest were forgotten, their spans ended
+    forgotten = agent.spans(3, name="orphan")
+    assert len(forgotten) == 3
+    for run in started[3:]:
+        run.on_chain_end({})
+    assert len(agent.spans(8, name="orphan")) == 8 and not tree.runs
