@@ -199,10 +199,14 @@ def without_duplicate_sdk_spans(
 ) -> object:
     """``anthropic._base_client.get_tracer(options, …)``: for a client whose spans go to the
     global provider, a tracer that drops the API-call span of a call ours already traces."""
-    tracer = wrapped(*args, **kwargs)
-    options = args[0] if args else kwargs.get("options")
-    if tracer is None or not isinstance(options, dict) or options.get("tracer_provider"):
-        return tracer
-    from llmtrace_agent.instrumentors.anthropic.sdk_spans import WithoutDuplicateCalls
+    from llmtrace_agent.toolkit.guard import internal_errors
 
-    return WithoutDuplicateCalls(tracer)  # type: ignore[arg-type]
+    tracer = wrapped(*args, **kwargs)
+    with internal_errors:
+        options = args[0] if args else kwargs.get("options")
+        if tracer is None or not isinstance(options, dict) or options.get("tracer_provider"):
+            return tracer
+        from llmtrace_agent.instrumentors.anthropic.sdk_spans import WithoutDuplicateCalls
+
+        return WithoutDuplicateCalls(tracer)  # type: ignore[arg-type]
+    return tracer

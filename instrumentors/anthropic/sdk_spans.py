@@ -10,16 +10,15 @@ span, and every other tracer method, is the SDK's tracer's.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, SpanKind
 
 from llmtrace_agent.toolkit.context_flags import inside_llm_call
+from llmtrace_agent.toolkit.sdk_tracer import SelectiveTracer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
 
     from opentelemetry.context import Context
     from opentelemetry.util.types import Attributes
@@ -27,13 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["WithoutDuplicateCalls"]
 
 
-class WithoutDuplicateCalls(trace.Tracer):
+class WithoutDuplicateCalls(SelectiveTracer):
     """Wraps the SDK's tracer; drops only its API-call spans of calls we trace."""
-
-    __slots__ = ("_tracer",)
-
-    def __init__(self, tracer: trace.Tracer) -> None:
-        self._tracer = tracer
 
     def start_span(
         self,
@@ -59,32 +53,3 @@ class WithoutDuplicateCalls(trace.Tracer):
             record_exception,
             set_status_on_exception,
         )
-
-    def start_as_current_span(  # type: ignore[override]
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[trace.Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-        end_on_exit: bool = True,
-    ) -> Iterator[trace.Span]:
-        if kind is SpanKind.CLIENT and inside_llm_call.get():
-            return nullcontext(INVALID_SPAN)  # type: ignore[return-value]
-        return self._tracer.start_as_current_span(
-            name,
-            context,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
-            end_on_exit,
-        )
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._tracer, name)

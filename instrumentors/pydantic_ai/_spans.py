@@ -36,6 +36,7 @@ from llmtrace_agent.toolkit.genai.agent_spans import content_json
 from llmtrace_agent.toolkit.genai.content import clip
 from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, Offer, offer
 from llmtrace_agent.toolkit.guard import internal_errors
+from llmtrace_agent.toolkit.sdk_tracer import SelectiveTracer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,11 +87,11 @@ class TracerProvider(trace.TracerProvider):
         return Tracer(self._provider.get_tracer(*args, **kwargs), self._max_length)  # type: ignore[arg-type]
 
 
-class Tracer(trace.Tracer):
+class Tracer(SelectiveTracer):
     """Pydantic AI's tracer: model spans deferred, the others corrected (see the module)."""
 
     def __init__(self, tracer: trace.Tracer, max_length: Callable[[], int]) -> None:
-        self._tracer = tracer
+        super().__init__(tracer)
         self._max_length = max_length
 
     def start_span(
@@ -134,37 +135,6 @@ class Tracer(trace.Tracer):
             record_exception,
             set_status_on_exception,
         )
-
-    @contextmanager  # type: ignore[arg-type]
-    def start_as_current_span(
-        self,
-        name: str,
-        context: context_api.Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Mapping[str, AttributeValue] | None = None,
-        links: Sequence[trace.Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-        end_on_exit: bool = True,
-    ) -> Iterator[trace.Span]:
-        span = self.start_span(
-            name,
-            context,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
-        )
-        with trace.use_span(
-            span,
-            end_on_exit=end_on_exit,
-            record_exception=record_exception,
-            set_status_on_exception=set_status_on_exception,
-        ) as current:
-            yield current
 
 
 class ConventionalSpan(wrapt.ObjectProxy):  # type: ignore[misc]
