@@ -43,6 +43,7 @@ from llmtrace_agent.toolkit.genai.agent_spans import (
     start_tool_span,
     start_workflow_span,
 )
+from llmtrace_agent.toolkit.genai.conventions import latest
 from llmtrace_agent.toolkit.genai.delegation import MODEL_CALL, offer
 from llmtrace_agent.toolkit.guard import internal_errors
 
@@ -305,8 +306,8 @@ def _open_span(tracer: trace.Tracer, sdk_span: object) -> Step:
     step.agent_span = agent_span
     if kind in _MODEL_STEPS:
         provider = _provider(data)
-        if provider is not None and agent_span is not None:
-            agent_span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, provider)
+        if provider is not None and agent_span is not None and not latest():
+            agent_span.set_attribute(semconv.GEN_AI_PROVIDER_NAME, provider)  # v1.41 only
         step.offer_manager = offer(
             MODEL_CALL,
             {

@@ -151,6 +151,18 @@ def test_a_sync_run_with_a_tool_is_one_tree_with_one_model_span_per_request(agen
     assert run.attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"  # its Responses API model
 
 
+def test_the_newest_conventions_leave_the_provider_off_agent_spans(agent, fake_openai):
+    tool_call_then_answer(fake_openai)
+
+    with agent.configured(genai_latest=True):
+        Runner.run_sync(weather_agent(responses_model(fake_openai)), "Weather in Paris?")
+
+    spans = tree(agent, 5)
+    assert_tool_run_tree(spans, len(fake_openai.requests))
+    (run,) = by_name(spans, "invoke_agent weather")
+    assert semconv.GEN_AI_PROVIDER_NAME not in run.attributes
+
+
 def test_an_async_run_on_chat_completions_is_the_same_tree(agent, fake_openai):
     fake_openai.reply(
         Reply(body=chat_completion(tool_call=True)), Reply(body=chat_completion(model=MODEL))

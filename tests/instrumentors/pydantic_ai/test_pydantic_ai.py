@@ -297,3 +297,22 @@ def test_disabled_it_leaves_pydantic_ai_untraced(
     chats = receiver.wait_for_spans(2, where=lambda span: span.name == f"chat {MODEL}")
     assert len(chats) == 2
     assert not any(span.scope == "pydantic-ai" for span in receiver.spans)
+
+
+def test_the_newest_conventions_count_the_agent_runs_calls(
+    receiver: OTLPReceiver, fake_openai: FakeOpenAI
+) -> None:
+    env = {"OTEL_SEMCONV_STABILITY_OPT_IN": "gen_ai_latest_experimental"}
+
+    spans = tree(run_app(receiver, fake_openai, env))
+
+    [run] = spans["invoke_agent"]
+    [tool] = spans["execute_tool"]
+    assert tool.attributes["gen_ai.agent.name"] == AGENT
+    assert "gen_ai.provider.name" not in run.attributes  # not on in-process agent spans now
+    (calls,) = receiver.points("gen_ai.invoke_agent.inference_calls")
+    assert calls.sum == len(fake_openai.requests) == 2
+    assert calls.attributes == {"gen_ai.agent.name": AGENT}
+    (tools,) = receiver.points("gen_ai.invoke_agent.tool_calls")
+    assert tools.sum == 1
+    assert receiver.points("gen_ai.execute_tool.duration")
