@@ -7,6 +7,7 @@ import inspect
 from typing import Any
 
 import httpx
+import pytest
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
@@ -104,3 +105,11 @@ def tree_of(agent: Any, count: int, timeout: float = 10.0) -> Tree:
 def is_http(span: Any) -> bool:
     """An HTTP client span (under a model span): left out of the trees these tests check."""
     return span.kind == "CLIENT" and semconv.GEN_AI_OPERATION_NAME not in span.attributes
+
+
+def skip_without_v3(runnable: Any) -> None:
+    """Skip unless ``runnable`` has ``stream_events(version="v3")`` (langchain-core 1.8,
+    langgraph 1.2)."""
+    method = getattr(runnable, "stream_events", None)
+    if method is None or "v3" not in str(inspect.signature(method).parameters["version"]):
+        pytest.skip("no stream_events(version='v3') in this release")

@@ -5,7 +5,6 @@ instrumentor's, enriched with the agent), in every way of running the graph."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import warnings
 
@@ -20,6 +19,7 @@ from tests.instrumentors.langchain.scenario import (
     chat_model,
     get_weather,
     named,
+    skip_without_v3,
     tool_call_then_answer,
     tree_of,
 )
@@ -70,15 +70,13 @@ def run(agent, mode):
         events = asyncio.run(consume())
         return events[-1]["data"]["output"]["messages"][-1].content
     if mode == "stream_events_v3":  # langgraph 1.2's typed protocol: iterating drives the run
-        if "v3" not in str(inspect.signature(agent.stream_events).parameters["version"]):
-            pytest.skip("this langgraph has no stream_events(version='v3')")
+        skip_without_v3(agent)
         with agent.stream_events(QUESTION, THREAD, version="v3") as events:
             for _ in events:
                 pass
             return events.output["messages"][-1].text
     if mode == "astream_events_v3":
-        if "v3" not in str(inspect.signature(agent.astream_events).parameters["version"]):
-            pytest.skip("this langgraph has no astream_events(version='v3')")
+        skip_without_v3(agent)
 
         async def consume():
             run = await agent.astream_events(QUESTION, THREAD, version="v3")
@@ -246,8 +244,7 @@ def test_an_agent_stream_left_early_ends_its_spans(agent, fake_openai):
 def test_a_v3_event_stream_left_early_ends_its_spans(agent, fake_openai):
     tool_call_then_answer(fake_openai, streamed=True)
     graph = react_agent(fake_openai)
-    if "v3" not in str(inspect.signature(graph.stream_events).parameters["version"]):
-        pytest.skip("this langgraph has no stream_events(version='v3')")
+    skip_without_v3(graph)
     with graph.stream_events(QUESTION, THREAD, version="v3") as events:
         for update in events.values:
             if len(update.get("messages", ())) > 1:  # the model asked for the tool: stop here

@@ -20,7 +20,12 @@ from langchain_core.retrievers import BaseRetriever
 
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai.delegation import RETRIEVAL, take
-from tests.instrumentors.langchain.scenario import chat_model, named, tree_of
+from tests.instrumentors.langchain.scenario import (
+    chat_model,
+    named,
+    skip_without_v3,
+    tree_of,
+)
 
 PROMPT = ChatPromptTemplate.from_messages([("user", "Say hello to {name}")])
 
@@ -71,8 +76,7 @@ def streamed_text(model, mode):
         return asyncio.run(consume())
     if mode == "ainvoke":
         return asyncio.run(model.ainvoke("hi")).content
-    if "v3" not in str(inspect.signature(model.stream_events).parameters["version"]):
-        pytest.skip("this langchain-core has no stream_events(version='v3')")
+    skip_without_v3(model)
     if mode == "stream_events_v3":
         return "".join(model.stream_events("hi", version="v3").text)
 
