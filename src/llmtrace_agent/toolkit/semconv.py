@@ -210,6 +210,10 @@ OPENAI_AGENTS_GUARDRAIL_NAME = "openai_agents.guardrail.name"
 OPENAI_AGENTS_GUARDRAIL_TRIGGERED = "openai_agents.guardrail.triggered"
 """Whether the guardrail's tripwire fired (the run then stops with a ``…TripwireTriggered``)."""
 
+CREWAI_FLOW_METHOD_NAME = "crewai.flow.method.name"
+"""The CrewAI Flow method (a ``@start`` / ``@listen`` / ``@router`` step) a span runs: the app's
+own name for the step, low-cardinality. The GenAI conventions have workflows, not their steps."""
+
 # --- Your own code: observe() and attributes() ---------------------------------------------------
 # session.id and user.id are the semantic conventions' own (session and user registries); Langfuse
 # and Phoenix both read them. The rest is what both read where the conventions say nothing.
