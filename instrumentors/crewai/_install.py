@@ -80,15 +80,25 @@ def install(instrumentor: CrewAIInstrumentor) -> None:
     """Patch each CrewAI module now or when it is imported."""
     tracer_of = functools.partial(getattr, instrumentor, "tracer")
     crew, task, agent = (
-        _step("crew", _crew_span),
+        _step("crew", _crew_span, streams=True),
         _step("task", _task_span),
         _step("agent", _agent_span),
+    )
+    flow, flow_method = (
+        _step("flow", _flow_span, streams=True),
+        _step("flow method", _flow_method_span, once=False),
     )
     targets: dict[str, tuple[tuple[str, Wrapper], ...]] = {
         "crewai.crew": (
             ("Crew.kickoff", crew.sync(tracer_of)),
             ("Crew.kickoff_async", crew.asynchronous(tracer_of)),
             ("Crew.akickoff", crew.asynchronous(tracer_of)),
+        ),
+        "crewai.flow.runtime": (
+            ("Flow.kickoff", flow.sync(tracer_of)),
+            ("Flow.kickoff_async", flow.asynchronous(tracer_of)),
+            ("Flow.akickoff", flow.asynchronous(tracer_of)),
+            ("Flow._execute_method", flow_method.asynchronous(tracer_of)),
         ),
         "crewai.task": (
             ("Task._execute_core", task.sync(tracer_of)),
@@ -168,19 +178,57 @@ def _agent_span(tracer: trace.Tracer, agent: object, args: tuple, kwargs: dict) 
     )
 
 
-class _step:
-    """Wrappers making one span current around a CrewAI step (sync or async)."""
+def _flow_span(tracer: trace.Tracer, flow: object, args: tuple, kwargs: dict) -> trace.Span:
+    """``invoke_workflow {flow name}``: ``Flow(name=...)`` or the app's Flow class name. The
+    conversation id only when the app pins the state's id (``kickoff(inputs={"id": ...})``, to
+    resume a persisted flow); the id CrewAI generates otherwise names no conversation."""
+    name = _text(getattr(flow, "name", None)) or type(flow).__name__
+    inputs = kwargs.get("inputs", args[0] if args else None)
+    pinned = inputs.get("id") if isinstance(inputs, dict) else None
+    return start_workflow_span(
+        tracer, name, attributes={semconv.GEN_AI_CONVERSATION_ID: _text(pinned)}
+    )
 
-    def __init__(self, kind: str, start: SpanStarter) -> None:
+
+def _flow_method_span(tracer: trace.Tracer, flow: object, args: tuple, kwargs: dict) -> trace.Span:
+    """``{method name}`` (INTERNAL) for a Flow step (``@start``, ``@listen``, ``@router``):
+    ``Flow._execute_method(method_name, method, ...)`` runs each one, sync steps in a thread
+    that copies the context, so a crew kicked off inside nests under it."""
+    name = _text(kwargs.get("method_name", args[0] if args else None)) or "flow method"
+    return tracer.start_span(
+        name, kind=SpanKind.INTERNAL, attributes={semconv.CREWAI_FLOW_METHOD_NAME: name}
+    )
+
+
+class _step:
+    """Wrappers making one span current around a CrewAI step (sync or async).
+
+    ``once``: an object's step reached again inside itself (``kickoff_async`` running
+    ``kickoff``) gets no second span. ``streams``: a kickoff of a crew or flow made with
+    ``stream=True`` only returns the stream; the run it starts when the app first iterates it
+    (CrewAI calls the same ``kickoff`` again, with ``stream`` off, in a thread or task that
+    copies the iterating code's context) is the one traced, so its spans end when the run does
+    (the stream consumed, closed or dropped: CrewAI joins the run either way).
+    """
+
+    def __init__(
+        self, kind: str, start: SpanStarter, *, once: bool = True, streams: bool = False
+    ) -> None:
         self.kind = kind
         self.start = start
+        self.once = once
+        self.streams = streams
 
     def _begin(
         self, tracer: trace.Tracer, instance: object, args: tuple, kwargs: dict
     ) -> tuple[trace.Span, object] | None:
+        if self.streams and getattr(instance, "stream", False) is True:
+            return None  # only returns the stream; the run it starts is traced
+        if self.kind.startswith("flow") and type(instance).__module__.startswith("crewai."):
+            return None  # CrewAI's own flows (its AgentExecutor is one): their steps are its
         key = (self.kind, id(instance))
         open_steps = _open_steps.get()
-        if key in open_steps:
+        if self.once and key in open_steps:
             return None  # the same step, reached again inside itself
         span = self.start(tracer, instance, args, kwargs)
         if span is None:
@@ -239,6 +287,8 @@ class _step:
 def _finish(span: trace.Span, token: object, error: BaseException | None = None) -> None:
     _open_steps.reset(token)  # type: ignore[arg-type]
     with internal_errors:
+        if type(error).__name__ == "HumanFeedbackPending":
+            error = None  # a Flow step pausing for human feedback: control flow, not a failure
         end_span(span, error)
 
 

@@ -67,8 +67,11 @@ def traced(receiver: OTLPReceiver) -> list[ReceivedSpan]:
     )
 
 
-def assert_one_tree(spans: list[ReceivedSpan], requests: int) -> dict[str, list[ReceivedSpan]]:
-    """crew -> task -> agent -> (chat, chat, execute_tool); one trace; one chat per request."""
+def assert_one_tree(
+    spans: list[ReceivedSpan], requests: int, parent: str = ""
+) -> dict[str, list[ReceivedSpan]]:
+    """crew -> task -> agent -> (chat, chat, execute_tool); one trace; one chat per request; the
+    crew under ``parent`` (a span id; a root by default)."""
     found = by_operation(spans)
     [crew] = found["invoke_workflow"]
     [task] = found["crewai.task"]
@@ -93,7 +96,7 @@ def assert_one_tree(spans: list[ReceivedSpan], requests: int) -> dict[str, list[
         assert chat.parent_span_id == agent.span_id
         assert chat.attributes["gen_ai.agent.name"] == ROLE
         assert chat.attributes["gen_ai.usage.input_tokens"] == 12
-    assert crew.parent_span_id == ""
+    assert crew.parent_span_id == parent
     assert len({span.trace_id for span in [crew, task, agent, *tools, *chats]}) == 1
     return found
 
