@@ -106,3 +106,39 @@ def test_an_async_stream_from_akickoff_gives_the_whole_tree(
 
     assert asyncio.run(consume()) == ANSWER
     assert_one_tree(in_process(agent), len(fake_openai.requests))
+
+
+def test_an_async_stream_closed_early_ends_its_spans_when_the_run_ends(
+    agent: InProcessAgent, fake_openai: FakeOpenAI
+) -> None:
+    async def close_early() -> None:
+        streaming = await streaming_crew(fake_openai).kickoff_async()
+        await anext(aiter(streaming))
+        await streaming.aclose()  # kickoff_async's run goes on in its thread, to the end
+
+    asyncio.run(close_early())
+
+    assert_one_tree(in_process(agent), len(fake_openai.requests))
+
+
+def test_a_native_async_stream_closed_early_cancels_the_run_and_ends_its_spans(
+    agent: InProcessAgent, fake_openai: FakeOpenAI
+) -> None:
+    async def close_early() -> None:
+        streaming = await streaming_crew(fake_openai).akickoff()
+        await anext(aiter(streaming))
+        await streaming.aclose()  # akickoff's run is a task: CrewAI cancels it
+
+    asyncio.run(close_early())
+
+    agent.flush()
+    found = by_operation(
+        agent.receiver.wait_for_spans(3, where=lambda s: "gen_ai.operation.name" in s.attributes)
+    )
+    [crew] = found["invoke_workflow"]
+    [reporter] = found["invoke_agent"]
+    for cancelled in (crew, reporter):
+        assert cancelled.attributes["error.type"] == "asyncio.exceptions.CancelledError"
+    assert all(chat.parent_span_id == reporter.span_id for chat in found["chat"])
+    assert len(found["chat"]) == len(fake_openai.requests)
+    assert {span.trace_id for span in agent.receiver.spans} == {crew.trace_id}
