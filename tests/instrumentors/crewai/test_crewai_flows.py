@@ -221,18 +221,25 @@ APP = """
         def publish(self):
             return "published"
 
-    print(asyncio.run(WeatherFlow().kickoff_async()))
+    flow = WeatherFlow()
     """
 
+RUNS = {
+    "async": "print(asyncio.run(flow.kickoff_async()))",
+    "streamed": "flow.stream = True\nstreaming = flow.kickoff()\n"
+    "list(streaming)\nprint(streaming.result)",
+}
 
-def test_an_async_flow_under_llmtrace_run_is_one_trace_without_context_errors(
-    receiver: OTLPReceiver, fake_openai: FakeOpenAI
+
+@pytest.mark.parametrize("run", RUNS)
+def test_a_flow_under_llmtrace_run_is_one_trace_without_context_errors(
+    receiver: OTLPReceiver, fake_openai: FakeOpenAI, run: str
 ) -> None:
     tool_call_then_answer(fake_openai)
     app = APP.format(base_url=fake_openai.base_url, crew=CREW)
     settings = {"CREWAI_DISABLE_TELEMETRY": "true", "CREWAI_TRACING_ENABLED": "false"}
 
-    result = run_traced(code(app), receiver, env=settings)
+    result = run_traced(code(app, RUNS[run]), receiver, env=settings)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("published")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import pytest
 from crewai import Crew
 
 from tests.instrumentors.crewai.test_crewai import (
@@ -84,23 +85,12 @@ def test_a_stream_never_iterated_runs_nothing_and_traces_nothing(
     assert "invoke_workflow" not in by_operation(agent.receiver.spans)
 
 
-def test_an_async_stream_from_kickoff_async_gives_the_whole_tree(
-    agent: InProcessAgent, fake_openai: FakeOpenAI
+@pytest.mark.parametrize("kickoff", ["kickoff_async", "akickoff"])
+def test_an_async_stream_gives_the_whole_tree(
+    agent: InProcessAgent, fake_openai: FakeOpenAI, kickoff: str
 ) -> None:
     async def consume() -> str:
-        streaming = await streaming_crew(fake_openai).kickoff_async()
-        assert [chunk async for chunk in streaming]
-        return streaming.result.raw
-
-    assert asyncio.run(consume()) == ANSWER
-    assert_one_tree(in_process(agent), len(fake_openai.requests))
-
-
-def test_an_async_stream_from_akickoff_gives_the_whole_tree(
-    agent: InProcessAgent, fake_openai: FakeOpenAI
-) -> None:
-    async def consume() -> str:
-        streaming = await streaming_crew(fake_openai).akickoff()
+        streaming = await getattr(streaming_crew(fake_openai), kickoff)()
         assert [chunk async for chunk in streaming]
         return streaming.result.raw
 
