@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import pytest
 from crewai import Crew
@@ -20,6 +22,8 @@ from tests.instrumentors.crewai.test_crewai import (
 from tests.support.agent import InProcessAgent
 from tests.support.fake_openai import FakeOpenAI, Reply, chat_chunks
 
+Runnable = TypeVar("Runnable")
+
 
 def streamed_tool_call_then_answer(server: FakeOpenAI) -> None:
     """The issue's scenario, streamed: a tool call first, the final answer after its result."""
@@ -31,9 +35,33 @@ def streamed_tool_call_then_answer(server: FakeOpenAI) -> None:
 
 def streaming_crew(server: FakeOpenAI) -> Crew:
     streamed_tool_call_then_answer(server)
-    crew = weather_crew(server)
-    crew.stream = True
-    return crew
+    return streaming(weather_crew(server))
+
+
+def streaming(runnable: Runnable) -> Runnable:
+    """A crew or flow set to stream: its ``kickoff`` returns a stream, run when iterated."""
+    runnable.stream = True
+    return runnable
+
+
+def close(streams: list[Any]) -> None:
+    streams[0].close()  # CrewAI lets the run finish (it joins its thread)
+
+
+def drop(streams: list[Any]) -> None:
+    streams.clear()
+    gc.collect()  # the stream's generator is in a reference cycle
+
+
+ENDINGS = {"closed": close, "dropped": drop}
+"""How an app leaves a stream it has begun to iterate (given a list holding its one reference)."""
+
+
+def leave_unfinished(kickoff: Callable[[], Any], ending: str) -> None:
+    """Kick off, take the first chunk, then leave the stream as ``ENDINGS[ending]`` does."""
+    streams = [kickoff()]
+    next(iter(streams[0]), None)
+    ENDINGS[ending](streams)
 
 
 def test_a_stream_consumed_fully_gives_the_whole_tree(
@@ -48,26 +76,11 @@ def test_a_stream_consumed_fully_gives_the_whole_tree(
     assert_one_tree(in_process(agent), len(fake_openai.requests))
 
 
-def test_a_stream_closed_early_ends_its_spans_when_the_run_ends(
-    agent: InProcessAgent, fake_openai: FakeOpenAI
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_stream_left_unfinished_ends_its_spans_when_the_run_ends(
+    agent: InProcessAgent, fake_openai: FakeOpenAI, ending: str
 ) -> None:
-    streaming = streaming_crew(fake_openai).kickoff()
-
-    next(iter(streaming))
-    streaming.close()  # CrewAI lets the run finish (it joins its thread)
-
-    assert streaming.is_cancelled
-    assert_one_tree(in_process(agent), len(fake_openai.requests))
-
-
-def test_a_stream_dropped_unfinished_ends_its_spans_when_the_run_ends(
-    agent: InProcessAgent, fake_openai: FakeOpenAI
-) -> None:
-    streaming = streaming_crew(fake_openai).kickoff()
-
-    next(iter(streaming))
-    del streaming
-    gc.collect()  # the stream's generator is in a reference cycle
+    leave_unfinished(streaming_crew(fake_openai).kickoff, ending)
 
     assert_one_tree(in_process(agent), len(fake_openai.requests))
 
@@ -98,15 +111,17 @@ def test_an_async_stream_gives_the_whole_tree(
     assert_one_tree(in_process(agent), len(fake_openai.requests))
 
 
+async def first_chunk_then_close(kickoff: Callable[[], Awaitable[Any]]) -> None:
+    streaming = await kickoff()
+    await anext(aiter(streaming))
+    await streaming.aclose()
+
+
 def test_an_async_stream_closed_early_ends_its_spans_when_the_run_ends(
     agent: InProcessAgent, fake_openai: FakeOpenAI
 ) -> None:
-    async def close_early() -> None:
-        streaming = await streaming_crew(fake_openai).kickoff_async()
-        await anext(aiter(streaming))
-        await streaming.aclose()  # kickoff_async's run goes on in its thread, to the end
-
-    asyncio.run(close_early())
+    # kickoff_async's run goes on in its thread, to the end
+    asyncio.run(first_chunk_then_close(streaming_crew(fake_openai).kickoff_async))
 
     assert_one_tree(in_process(agent), len(fake_openai.requests))
 
@@ -114,12 +129,8 @@ def test_an_async_stream_closed_early_ends_its_spans_when_the_run_ends(
 def test_a_native_async_stream_closed_early_cancels_the_run_and_ends_its_spans(
     agent: InProcessAgent, fake_openai: FakeOpenAI
 ) -> None:
-    async def close_early() -> None:
-        streaming = await streaming_crew(fake_openai).akickoff()
-        await anext(aiter(streaming))
-        await streaming.aclose()  # akickoff's run is a task: CrewAI cancels it
-
-    asyncio.run(close_early())
+    # akickoff's run is a task: CrewAI cancels it
+    asyncio.run(first_chunk_then_close(streaming_crew(fake_openai).akickoff))
 
     agent.flush()
     found = by_operation(
