@@ -1,10 +1,12 @@
 """crewai: crews, tasks, agents and tools as GenAI agent spans; model calls traced once.
 
 A crew's ``kickoff`` is ``invoke_workflow {crew}``, each task ``crewai.task {task}``, each agent
-executing a task ``invoke_agent {role}``, each tool ``execute_tool {tool}``. CrewAI calls its
-models through its native provider clients (the openai, anthropic… SDKs) or LiteLLM; each model
-call is offered to the provider instrumentor underneath, whose span is the one model span, with
-the agent's name added. CrewAI's own anonymous telemetry (its own tracer provider, exported to
+executing a task ``invoke_agent {role}``, each tool ``execute_tool {tool}``; a Flow's kickoff
+``invoke_workflow {flow}``, each of its steps ``{method}``. A streaming kickoff is traced as the
+run the stream starts, so its spans end with that run. CrewAI calls its models through its
+native provider clients (the openai, anthropic… SDKs) or LiteLLM; each model call is offered to
+the provider instrumentor underneath, whose span is the one model span, with the agent's name
+added. CrewAI's own anonymous telemetry (its own tracer provider, exported to
 its vendor) stays CrewAI's: never current, so never a parent of ours, and its export is not
 traced as application HTTP.
 """
