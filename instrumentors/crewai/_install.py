@@ -74,6 +74,11 @@ _open_tools: ContextVar[frozenset[str]] = ContextVar(
     "llmtrace_crewai_open_tools", default=frozenset()
 )
 """Names of the tools being traced (a tool's layers: structured tool, tool, function)."""
+_pending_call_id: ContextVar[list[str] | None] = ContextVar(
+    "llmtrace_crewai_pending_call_id", default=None
+)
+"""The model's id for the tool call CrewAI is executing, for the first tool span beneath to take
+(``gen_ai.tool.call.id``): CrewAI hands the tool only the arguments."""
 
 
 def install(instrumentor: CrewAIInstrumentor) -> None:
@@ -126,6 +131,17 @@ def install(instrumentor: CrewAIInstrumentor) -> None:
             ),
         ),
     }
+    # Where CrewAI executes one native tool call (the function, its imported name, the executors'
+    # methods: they differ between releases), with the call's id at hand.
+    for module_name, path in (
+        ("crewai.utilities.agent_utils", "execute_single_native_tool_call"),
+        ("crewai.agents.step_executor", "execute_single_native_tool_call"),
+        ("crewai.agents.agent_executor", "AgentExecutor._execute_single_native_tool_call"),
+        ("crewai.experimental.agent_executor", "AgentExecutor._execute_single_native_tool_call"),
+        ("crewai.agents.crew_agent_executor", "CrewAgentExecutor._execute_single_native_tool_call"),
+    ):
+        targets.setdefault(module_name, ())
+        targets[module_name] += ((path, _with_tool_call_id),)
     for module_name, methods in targets.items():
         instrumentor.when_imported(module_name, functools.partial(_patch, instrumentor, methods))
     instrumentor.when_imported(
@@ -295,6 +311,37 @@ def _finish(span: trace.Span, token: object, error: BaseException | None = None)
 # --- tools -------------------------------------------------------------------------------------
 
 
+def _with_tool_call_id(wrapped: Callable, instance: object, args: tuple, kwargs: dict) -> object:
+    """Runs one native tool call with its id pending for the tool span beneath."""
+    token = None
+    with internal_errors:
+        call_id = _call_id_of(args, kwargs)
+        if call_id:
+            token = _pending_call_id.set([call_id])
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        if token is not None:
+            _pending_call_id.reset(token)
+
+
+def _call_id_of(args: tuple, kwargs: dict) -> str | None:
+    """The call's id: given as ``call_id``, or read from the provider's tool call the way
+    CrewAI reads it (``extract_tool_call_info``), unless CrewAI had to make one up."""
+    call_id = kwargs.get("call_id")
+    if isinstance(call_id, str):
+        return call_id
+    tool_call = kwargs.get("tool_call", args[0] if args else None)
+    if tool_call is None:
+        return None
+    from crewai.utilities.agent_utils import extract_tool_call_info
+
+    info = extract_tool_call_info(tool_call)
+    found = info[0] if info else None
+    made_up = f"call_{id(tool_call)}"
+    return found if isinstance(found, str) and found != made_up else None
+
+
 def _tool_wrapper(
     tracer_of: Callable[[], trace.Tracer], *, is_async: bool, structured: bool = False
 ) -> Wrapper:
@@ -310,9 +357,11 @@ def _tool_wrapper(
             arguments = kwargs.get("input", args[0] if args else None)
         else:
             arguments = kwargs or (list(args) if args else None)
+        pending = _pending_call_id.get()
         span = start_tool_span(
             tracer_of(),
             name,
+            call_id=pending.pop() if pending else None,  # the first tool span beneath takes it
             description=_text(getattr(instance, "description", None)),
             arguments=arguments,
         )

@@ -87,6 +87,7 @@ def assert_one_tree(
     assert agent.attributes["gen_ai.agent.name"] == ROLE
     assert agent.attributes["gen_ai.provider.name"] == "openai"
     assert [span.name for span in tools] == ["execute_tool get_weather"]
+    assert tools[0].attributes["gen_ai.tool.call.id"] == "call_1"  # the model's id for the call
     assert task.parent_span_id == crew.span_id
     assert agent.parent_span_id == task.span_id
     assert tools[0].parent_span_id == agent.span_id
