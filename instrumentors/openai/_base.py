@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 OPENAI = "openai"
 AZURE_OPENAI = "azure.ai.openai"
 _AZURE_CLIENTS = (AzureOpenAI, AsyncAzureOpenAI)
+# openai 3.x's ``OpenAI(provider=bedrock(...) | vertex(...))``: the same API served by a cloud.
+_CLOUD_PROVIDERS = {"bedrock": "aws.bedrock", "vertex": "gcp.vertex_ai"}
 _STREAMS = (Stream, AsyncStream)
 
 
@@ -36,7 +38,12 @@ class OpenAIOperation(genai.LLMOperation):
 
     def provider(self, instance: object) -> str:
         client = getattr(instance, "_client", None)
-        return AZURE_OPENAI if isinstance(client, _AZURE_CLIENTS) else OPENAI
+        if isinstance(client, _AZURE_CLIENTS):
+            return AZURE_OPENAI
+        runtime = getattr(client, "_provider_runtime", None)
+        if runtime is not None:
+            return _CLOUD_PROVIDERS.get(getattr(runtime, "name", None), OPENAI)  # type: ignore[arg-type]
+        return OPENAI
 
     def new_request(
         self, instance: object, model: object, attributes: dict[str, object], stream: bool

@@ -784,3 +784,19 @@ def test_openai_sdk_retries_carry_their_resend_count(
     assert [s.attributes.get("http.request.resend_count") for s in spans] == [None, 1]
     assert [s.attributes["error.type"] for s in spans] == ["500", "500"]
     assert b"sk-test" not in agent.receiver.all_bytes()
+
+
+@pytest.mark.parametrize(
+    ("factory", "provider"), [("bedrock", "aws.bedrock"), ("vertex", "gcp.vertex_ai")]
+)
+def test_a_client_on_a_cloud_provider_names_that_provider(agent, fake_openai, factory, provider):
+    providers = pytest.importorskip("openai.providers", reason="openai 3.x's cloud providers")
+    if factory == "bedrock":
+        cloud = providers.bedrock(base_url=fake_openai.base_url, api_key=API_KEY)
+    else:
+        cloud = providers.vertex(base_url=fake_openai.base_url, token_provider=lambda: API_KEY)
+    openai.OpenAI(provider=cloud, max_retries=0).responses.create(model="gpt-5", input="Hi")
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_PROVIDER_NAME] == provider
+    assert span.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
