@@ -5,7 +5,9 @@ tool runner (``invoke_agent``) and each tool it runs (``execute_tool``). A CLIEN
 while one of our model-call spans is open (``inside_llm_call``: the SDK's ``messages.create``
 span inside our ``chat`` span) is the same call traced twice: it gets the invalid span, which the
 SDK treats as "no span" (nothing recorded, no ``traceparent`` of its own injected). Every other
-span, and every other tracer method, is the SDK's tracer's.
+span is kept, under the conventions' name when it is an agent or tool span (the SDK names them
+``anthropic.messages.tool_runner`` and ``anthropic.custom_tool_use {tool}``), and every other
+tracer method is the SDK's tracer's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, SpanKind
 
 from llmtrace_agent.toolkit.context_flags import inside_llm_call
+from llmtrace_agent.toolkit.genai.agent_spans import conventional
+from llmtrace_agent.toolkit.guard import internal_errors
 from llmtrace_agent.toolkit.sdk_tracer import SelectiveTracer
 
 TYPE_CHECKING = False
@@ -43,6 +47,8 @@ class WithoutDuplicateCalls(SelectiveTracer):
         # Hot path: every SDK span.
         if kind is SpanKind.CLIENT and inside_llm_call.get():
             return INVALID_SPAN
+        with internal_errors:
+            name, attributes = conventional(name, attributes)  # type: ignore[assignment]
         return self._tracer.start_span(
             name,
             context,

@@ -63,6 +63,8 @@ def assert_one_tree(spans: list[Any], requests: int) -> None:
     assert tool.parent_span_id == runner.span_id
     assert tool.attributes[semconv.GEN_AI_TOOL_NAME] == "get_weather"
     assert tool.attributes[semconv.GEN_AI_TOOL_CALL_ID] == fake.TOOL_ID
+    # the conventions' names, not the SDK's (anthropic.messages.tool_runner, …custom_tool_use)
+    assert (runner.name, tool.name) == ("invoke_agent", "execute_tool get_weather")
     # no other SDK span: its API-call spans were ours already
     assert not [s for s in spans if s.scope == SDK_SCOPE and s.kind == "CLIENT"]
 

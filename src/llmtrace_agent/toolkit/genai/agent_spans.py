@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "content_json",
+    "conventional",
     "current_tool_span",
     "end_span",
     "record_documents",
@@ -207,6 +208,31 @@ def current_tool_span() -> trace.Span | None:
         return None
     attributes = getattr(span, "attributes", None) or {}
     return span if attributes.get(semconv.GEN_AI_OPERATION_NAME) == "execute_tool" else None
+
+
+_SUBJECTS = {
+    "invoke_agent": semconv.GEN_AI_AGENT_NAME,
+    "execute_tool": semconv.GEN_AI_TOOL_NAME,
+    "invoke_workflow": semconv.GEN_AI_WORKFLOW_NAME,
+}
+
+
+def conventional(
+    name: str, attributes: Mapping[str, object] | None
+) -> tuple[str, Mapping[str, object] | None]:
+    """An agent, tool or workflow span an SDK that traces itself starts (its name, attributes),
+    as the conventions in use shape it: named ``invoke_agent {agent}``, ``execute_tool {tool}``…
+    (the Anthropic SDK says ``anthropic.messages.tool_runner``), and an agent span without what
+    the newest conventions leave off. Other spans are returned as they are."""
+    operation = attributes.get(semconv.GEN_AI_OPERATION_NAME) if attributes else None
+    subject = _SUBJECTS.get(operation) if isinstance(operation, str) else None
+    if subject is None or attributes is None:
+        return name, attributes
+    value = attributes.get(subject)
+    name = f"{operation} {value}" if isinstance(value, str) and value else str(operation)
+    if operation == "invoke_agent" and latest():
+        attributes = {k: v for k, v in attributes.items() if k not in _NOT_ON_LATEST_AGENT_SPANS}
+    return name, attributes
 
 
 def content_json(value: object) -> str:
