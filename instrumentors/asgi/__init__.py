@@ -38,12 +38,17 @@ class ASGIInstrumentor(Instrumentor):
             self.when_imported("hypercorn.app_wrappers", self._patch_hypercorn)
 
     def traced(self, app: object) -> object:
-        """``app`` inside the middleware (once: an already traced app is returned as is)."""
-        from llmtrace_agent.instrumentors.asgi.middleware import TracedASGIApp
+        """``app`` inside the middleware (once: an already traced app is returned as is; on any
+        failure of ours, the app untouched)."""
+        from llmtrace_agent.toolkit.guard import internal_errors
 
-        if isinstance(app, TracedASGIApp):
-            return app
-        return TracedASGIApp(app, self.tracer, lambda: self.active)
+        with internal_errors:
+            from llmtrace_agent.instrumentors.asgi.middleware import TracedASGIApp
+
+            if isinstance(app, TracedASGIApp):
+                return app
+            return TracedASGIApp(app, self.tracer, lambda: self.active)
+        return app
 
     def _patch_uvicorn(self, module: ModuleType) -> None:
         from llmtrace_agent.toolkit.guard import internal_errors

@@ -44,19 +44,29 @@ class WSGIInstrumentor(Instrumentor):
             self.when_imported(submodule, hook)
 
     def traced(self, app: object) -> object:
-        """``app`` inside the middleware (once: an already traced app is returned as is)."""
-        from llmtrace_agent.instrumentors.wsgi.middleware import TracedWSGIApp
+        """``app`` inside the middleware (once: an already traced app is returned as is; on any
+        failure of ours, the app untouched)."""
+        from llmtrace_agent.toolkit.guard import internal_errors
 
-        if isinstance(app, TracedWSGIApp) or app is None:
-            return app
-        return TracedWSGIApp(app, self.tracer, lambda: self.active)
+        with internal_errors:
+            from llmtrace_agent.instrumentors.wsgi.middleware import TracedWSGIApp
+
+            if isinstance(app, TracedWSGIApp) or app is None:
+                return app
+            return TracedWSGIApp(app, self.tracer, lambda: self.active)
+        return app
 
     def traced_asgi(self, app: object) -> object:
-        from llmtrace_agent.instrumentors.asgi.middleware import TracedASGIApp
+        """An ASGI app a WSGI server family runs (hypercorn's), in the ASGI middleware."""
+        from llmtrace_agent.toolkit.guard import internal_errors
 
-        if isinstance(app, TracedASGIApp) or app is None:
-            return app
-        return TracedASGIApp(app, self.tracer, lambda: self.active)
+        with internal_errors:
+            from llmtrace_agent.instrumentors.asgi.middleware import TracedASGIApp
+
+            if isinstance(app, TracedASGIApp) or app is None:
+                return app
+            return TracedASGIApp(app, self.tracer, lambda: self.active)
+        return app
 
     def _patch_gunicorn(self, module: ModuleType) -> None:
         from llmtrace_agent.instrumentors.asgi.middleware import looks_asgi
