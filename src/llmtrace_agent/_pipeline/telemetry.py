@@ -22,17 +22,21 @@ from llmtrace_agent._version import __version__
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     import requests
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
+    from llmtrace_agent._pipeline.genai_histograms import GenAIHistogram, GenAIHistograms
     from llmtrace_agent._runtime.config import Config
 
 _lock = threading.RLock()
 _installed = False
 _tracer_provider: TracerProvider | None = None
 _meter_provider: MeterProvider | None = None
+_genai_histograms: GenAIHistograms | None = None
 _shut_down = False
 _shutdown_done = threading.Event()
 
@@ -208,8 +212,12 @@ def _fork_safe_session(config: Config) -> requests.Session:
 
 
 def _build_meter_provider(config: Config) -> MeterProvider:
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
+    from opentelemetry.sdk.metrics import Histogram, MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        AggregationTemporality,
+        MetricExporter,
+        PeriodicExportingMetricReader,
+    )
 
     exporter: MetricExporter
     if config.metrics_exporter == "console":
@@ -228,12 +236,47 @@ def _build_meter_provider(config: Config) -> MeterProvider:
         exporter = HTTPMetricExporter(
             endpoint=otlp_endpoint(config, "metrics"), session=_fork_safe_session(config)
         )
+    from llmtrace_agent._pipeline.genai_histograms import GenAIHistograms
     from llmtrace_agent._pipeline.scrub import scrubbing
+    from llmtrace_agent.toolkit import guard
 
-    reader = PeriodicExportingMetricReader(scrubbing(exporter))
-    return MeterProvider(
-        metric_readers=[reader], resource=_resource(config), shutdown_on_exit=False
-    )
+    global _genai_histograms
+    resource = _resource(config)
+    histograms = _genai_histograms = GenAIHistograms(resource)  # type: ignore[arg-type]
+
+    class Reader(PeriodicExportingMetricReader):
+        """The SDK's periodic reader, whose collections include the GenAI histograms."""
+
+        def _set_collect_callback(self, func: Callable[..., object]) -> None:
+            delta = any(  # the SDK's own histogram class, which the reader maps preferences to
+                issubclass(cls, Histogram) and temporality is AggregationTemporality.DELTA
+                for cls, temporality in self._instrument_class_temporality.items()
+            )
+
+            def collect(reader: object, timeout_millis: float = 10_000) -> object:
+                collected = func(reader, timeout_millis=timeout_millis)
+                try:
+                    return histograms.added_to(collected, delta)  # type: ignore[arg-type]
+                except Exception as exc:
+                    guard.handle(exc)
+                    return collected
+
+            super()._set_collect_callback(collect)  # type: ignore[arg-type]
+
+    reader = Reader(scrubbing(exporter))
+    return MeterProvider(metric_readers=[reader], resource=resource, shutdown_on_exit=False)
+
+
+def genai_histogram(
+    name: str, unit: str, description: str, bounds: Sequence[float]
+) -> GenAIHistogram | None:
+    """A GenAI client histogram aggregated by the agent (``genai_histograms``), when the global
+    meter provider is the agent's; None otherwise (metrics off, or the app's own provider)."""
+    if not isinstance(metrics_api.get_meter_provider(), _LazyMeterProvider):
+        return None
+    if sdk_meter_provider() is None or _genai_histograms is None:
+        return None
+    return _genai_histograms.histogram(name, unit, description, bounds)
 
 
 def _resource(config: Config) -> object:

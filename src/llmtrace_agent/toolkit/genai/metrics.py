@@ -27,21 +27,35 @@ def _meter() -> Meter:
     return metrics.get_meter("llmtrace_agent.toolkit.genai", __version__)
 
 
+def _new_histogram(
+    name: str, unit: str, buckets: tuple[float, ...], description: str = ""
+) -> Histogram:
+    """The agent's own aggregation when its meter provider is the global one (a point costs a
+    tenth of the SDK's; ``_pipeline.genai_histograms``), else the SDK instrument of the app's."""
+    from llmtrace_agent._pipeline.telemetry import genai_histogram
+
+    found = genai_histogram(name, unit, description, buckets)
+    if found is not None:
+        return found  # type: ignore[return-value]
+    return _meter().create_histogram(
+        name, unit=unit, description=description, explicit_bucket_boundaries_advisory=list(buckets)
+    )
+
+
 def _histograms() -> tuple[Histogram, Histogram]:
     global _instruments
     if _instruments is None:
-        meter = _meter()
-        duration = meter.create_histogram(
+        duration = _new_histogram(
             semconv.GEN_AI_CLIENT_OPERATION_DURATION,
-            unit="s",
-            description="GenAI operation duration.",
-            explicit_bucket_boundaries_advisory=list(semconv.OPERATION_DURATION_BUCKETS),
+            "s",
+            semconv.OPERATION_DURATION_BUCKETS,
+            "GenAI operation duration.",
         )
-        tokens = meter.create_histogram(
+        tokens = _new_histogram(
             semconv.GEN_AI_CLIENT_TOKEN_USAGE,
-            unit="{token}",
-            description="Number of input and output tokens used.",
-            explicit_bucket_boundaries_advisory=list(semconv.TOKEN_USAGE_BUCKETS),
+            "{token}",
+            semconv.TOKEN_USAGE_BUCKETS,
+            "Number of input and output tokens used.",
         )
         _instruments = (duration, tokens)
     return _instruments
@@ -99,9 +113,7 @@ def _histogram(name: str, unit: str, buckets: tuple[float, ...]) -> Histogram:
     """A histogram of the newest conventions, created on first use."""
     found = _latest.get(name)
     if found is None:
-        found = _latest[name] = _meter().create_histogram(
-            name, unit=unit, explicit_bucket_boundaries_advisory=list(buckets)
-        )
+        found = _latest[name] = _new_histogram(name, unit, buckets)
     return found  # type: ignore[return-value]
 
 
