@@ -160,8 +160,11 @@ class LLMCall:
         if self.first_chunk_at is None:
             self.first_chunk_at = time.perf_counter()
 
-    def end(self, error: BaseException | None = None) -> None:
-        """Record usage, cost, errors and metrics, then end the span. Later calls do nothing."""
+    def end(self, error: BaseException | None = None, error_type: str | None = None) -> None:
+        """Record usage, cost, errors and metrics, then end the span. Later calls do nothing.
+
+        ``error_type``: the ``error.type`` when ``error`` does not tell it (a failure that
+        arrived as data, e.g. an ``error`` event on a socket), or tells it wrongly."""
         if self.ended:
             return
         self.ended = True
@@ -175,9 +178,9 @@ class LLMCall:
             recorded[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (
                 self.first_chunk_at - self.started_at
             )
-        error_type = None
-        if error is not None:
+        if error is not None and error_type is None:
             error_type = error_type_of(error)
+        if error_type is not None:
             recorded[semconv.ERROR_TYPE] = error_type
         if recorded:
             span.set_attributes(recorded)  # type: ignore[arg-type]
@@ -185,6 +188,8 @@ class LLMCall:
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:1024]))
             if isinstance(error, Exception):
                 span.record_exception(error)
+        elif error_type is not None:
+            span.set_status(Status(StatusCode.ERROR, error_type))
         model = self.response_model or self.request_model
         if usage is not None and model:
             end_time = time.time_ns()
