@@ -17,6 +17,7 @@ import functools
 from llmtrace_agent.instrumentors.openai.chat import ChatOperation
 from llmtrace_agent.instrumentors.openai.completions import CompletionsOperation
 from llmtrace_agent.instrumentors.openai.embeddings import EmbeddingsOperation
+from llmtrace_agent.instrumentors.openai import websocket
 from llmtrace_agent.instrumentors.openai.responses import (
     ResponsesOperation,
     ResumedResponseOperation,
@@ -92,11 +93,20 @@ HELPER_CLOSES: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 
 
+# openai 3.x: the Responses API over a WebSocket (``responses.connect()``), in both modules.
+WEBSOCKET_MODULES = (
+    "openai.resources.responses.responses",
+    "openai.resources.beta.responses.responses",
+)
+
+
 def install(instrumentor: OpenAIInstrumentor) -> None:
     """Patch each API module now or when it is imported."""
     for module_name, methods in API_METHODS.items():
         hook = functools.partial(_patch_api_methods, instrumentor, methods)
         instrumentor.when_imported(module_name, hook)
+    for module_name in WEBSOCKET_MODULES:
+        instrumentor.when_imported(module_name, functools.partial(_patch_websocket, instrumentor))
     for module_name, closes in HELPER_CLOSES.items():
         hook = functools.partial(_patch_helper_closes, instrumentor, closes)
         instrumentor.when_imported(module_name, hook)
@@ -113,6 +123,22 @@ def _patch_api_methods(
         if isinstance(operation, ResumedResponseOperation):
             wrapper = _streamed_only(genai.with_keywords(("response_id",), wrapper))
         instrumentor.wrap(module, path, wrapper)
+
+
+def _patch_websocket(instrumentor: OpenAIInstrumentor, module: ModuleType) -> None:
+    """The connection classes' send, receive and close (absent before openai 3.x: skipped)."""
+    for cls, send, recv_bytes in (
+        ("ResponsesConnection", websocket.send_wrapper, websocket.recv_bytes_wrapper),
+        (
+            "AsyncResponsesConnection",
+            websocket.async_send_wrapper,
+            websocket.async_recv_bytes_wrapper,
+        ),
+    ):
+        instrumentor.wrap(module, f"{cls}.send", send(instrumentor))
+        instrumentor.wrap(module, f"{cls}.parse_event", websocket.parse_event_wrapper)
+        instrumentor.wrap(module, f"{cls}.recv_bytes", recv_bytes)
+        instrumentor.wrap(module, f"{cls}.close", websocket.close_wrapper)
 
 
 def _streamed_only(traced: Wrapper) -> Wrapper:

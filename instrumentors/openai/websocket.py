@@ -1,0 +1,279 @@
+"""The Responses API over a WebSocket (openai 3.x): ``client.responses.connect()``.
+
+On a connection the app sends ``response.create`` events (``connection.response.create(...)``
+or ``connection.send({...})``) and reads the server's events (``for event in connection``,
+``recv()``, or ``on(...)`` handlers and ``dispatch_events()``) until the one that ends that
+response. Each ``response.create`` sent is one model call: its ``chat {model}`` span starts at
+the send, under the context the app sent from (never made current), is fed every event the
+connection parses, and ends at ``response.completed`` / ``.failed`` / ``.incomplete`` (or
+``response.done``), at an ``error`` event, when reading the socket fails, or when the
+connection is closed (the app leaving the ``with`` block) with the response still in flight.
+
+Hooks: ``send`` (every event the app sends), ``parse_event`` (every event read, whichever way),
+``recv_bytes`` (a socket that fails) and ``close``. Responses are matched to their span by lane:
+the server answers one ``response.create`` at a time per ``stream_id`` (None: the default lane),
+so a lane's events belong to its oldest response in flight.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from llmtrace_agent.instrumentors.openai.responses import ResponsesOperation
+from llmtrace_agent.toolkit import genai, guard
+from llmtrace_agent.toolkit.readers import as_int, as_str, field
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from llmtrace_agent.instrumentors.openai import OpenAIInstrumentor
+    from llmtrace_agent.toolkit.genai import LLMCall, StreamState
+
+# The connection's responses in flight, kept in its ``__dict__``: lane -> [_InFlight, ...].
+# Empty (falsy) when nothing is traced, so each received event costs one dict lookup.
+_LANES = "_llmtrace_responses_in_flight"
+# ``response.done``: what the WebSocket API sent as its final event before ``.completed``.
+_ENDING = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class WebSocketResponsesOperation(ResponsesOperation):
+    """A ``response.create`` event: the request is the event's fields; the server is the
+    connection's URL; no ``gen_ai.request.stream`` (a socket, not a streamed HTTP response)."""
+
+    def new_request(
+        self, instance: object, model: object, attributes: dict[str, object], stream: bool
+    ) -> genai.Request:
+        uri = getattr(getattr(getattr(instance, "_connection", None), "protocol", None), "uri", None)
+        address = as_str(getattr(uri, "host", None))
+        port = as_int(getattr(uri, "port", None))
+        return genai.Request(model, attributes, False, address, port)
+
+
+_operation = WebSocketResponsesOperation()
+
+
+class _InFlight:
+    """One response sent and not yet ended: its call and the accumulator of its events."""
+
+    __slots__ = ("call", "response_id", "state")
+
+    def __init__(self, call: LLMCall, state: StreamState) -> None:
+        self.call = call
+        self.state = state
+        self.response_id: str | None = None
+
+
+# --- sending ------------------------------------------------------------------------------------
+
+
+def send_wrapper(instrumentor: OpenAIInstrumentor) -> Callable[..., object]:
+    """``ResponsesConnection.send``: a ``response.create`` starts a span."""
+
+    def wrapper(
+        wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+    ) -> object:
+        started = _start(instrumentor, instance, args, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        try:
+            return wrapped(*args, **kwargs)
+        except Exception as exc:
+            _abandon(instance, started, exc)
+            raise
+
+    return wrapper
+
+
+def async_send_wrapper(instrumentor: OpenAIInstrumentor) -> Callable[..., object]:
+    """``AsyncResponsesConnection.send`` (a coroutine function)."""
+
+    def wrapper(
+        wrapped: Callable[..., Awaitable[object]], instance: object, args: tuple, kwargs: dict
+    ) -> Awaitable[object]:
+        started = _start(instrumentor, instance, args, kwargs)
+        if started is None:
+            return wrapped(*args, **kwargs)
+        return _sending(wrapped(*args, **kwargs), instance, started)
+
+    return wrapper
+
+
+async def _sending(sent: Awaitable[object], connection: object, started: _InFlight) -> object:
+    try:
+        return await sent
+    except Exception as exc:
+        _abandon(connection, started, exc)
+        raise
+
+
+def _start(
+    instrumentor: OpenAIInstrumentor, connection: object, args: tuple, kwargs: dict
+) -> _InFlight | None:
+    """The span of a ``response.create`` event about to be sent (None for any other event)."""
+    event = args[0] if args else kwargs.get("event")
+    if field(event, "type") != "response.create":
+        return None
+    with guard.internal_errors:
+        fields = event if isinstance(event, dict) else dict(event)  # type: ignore[call-overload]
+        request = _operation.request(connection, fields, instrumentor.config.capture_content)
+        call = genai.LLMCall(
+            instrumentor.tracer,
+            _operation.operation_name,
+            _operation.provider(connection),
+            request,
+        )
+        started = _InFlight(call, _operation.new_stream_state(call))
+        lanes = vars(connection).setdefault(_LANES, {})
+        # Registered before the send: the answer may be read on another thread at once.
+        lanes.setdefault(as_str(fields.get("stream_id")), []).append(started)
+        return started
+    return None
+
+
+def _abandon(connection: object, started: _InFlight, error: BaseException) -> None:
+    """The send failed: that response never went out."""
+    with guard.internal_errors:
+        for in_flight in vars(connection).get(_LANES, {}).values():
+            if started in in_flight:
+                in_flight.remove(started)
+        started.call.end(error)
+
+
+# --- receiving ----------------------------------------------------------------------------------
+
+
+def parse_event_wrapper(
+    wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+) -> object:
+    """``parse_event``: every event read from the connection passes here (``recv()``,
+    iteration and ``dispatch_events`` call it)."""
+    # Hot path: every event received.
+    event = wrapped(*args, **kwargs)
+    lanes = instance.__dict__.get(_LANES)
+    if lanes:
+        with guard.internal_errors:
+            _received(lanes, event)
+    return event
+
+
+def _received(lanes: dict[str | None, list[_InFlight]], event: object) -> None:
+    in_flight = lanes.get(getattr(event, "stream_id", None))
+    if not in_flight:
+        return
+    kind = getattr(event, "type", None)
+    if kind in _ENDING or kind == "response.done":
+        found = _owner(in_flight, as_str(field(getattr(event, "response", None), "id")))
+        in_flight.remove(found)
+        found.state.on_chunk(event)
+        if kind == "response.done":  # an older server's final event: same ``response``
+            found.state.final = getattr(event, "response", None)  # type: ignore[attr-defined]
+        _finish(found)
+        return
+    if kind == "error":
+        found = in_flight.pop(0)
+        _finish(found, error_type=_error_type(event))
+        return
+    current = in_flight[0]
+    if current.response_id is None and kind == "response.created":
+        current.response_id = as_str(field(getattr(event, "response", None), "id"))
+    current.call.mark_first_chunk()
+    current.state.on_chunk(event)
+
+
+def _owner(in_flight: list[_InFlight], response_id: str | None) -> _InFlight:
+    """The response an event about ``response_id`` ends: the one with that id, else the oldest."""
+    if response_id is not None:
+        for candidate in in_flight:
+            if candidate.response_id == response_id:
+                return candidate
+    return in_flight[0]
+
+
+def _error_type(event: object) -> str:
+    """``error.type`` of an ``error`` event: its HTTP status, else its code or kind."""
+    status = as_int(getattr(event, "status", None))
+    if status is not None and status >= 400:
+        return str(status)
+    error = getattr(event, "error", None)
+    return as_str(field(error, "code")) or as_str(field(error, "type")) or "error"
+
+
+def _finish(
+    in_flight: _InFlight, error: BaseException | None = None, error_type: str | None = None
+) -> None:
+    call = in_flight.call
+    if call.ended:
+        return
+    try:
+        in_flight.state.finish(call)
+    finally:
+        call.end(error, error_type)
+
+
+def recv_bytes_wrapper(
+    wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+) -> object:
+    """``recv_bytes`` (sync): a socket that fails ends the responses still in flight."""
+    # Hot path: every event received.
+    if not instance.__dict__.get(_LANES):
+        return wrapped(*args, **kwargs)
+    try:
+        return wrapped(*args, **kwargs)
+    except Exception as exc:  # not BaseException: an interrupted read may be retried
+        end_all(instance, exc)
+        raise
+
+
+def async_recv_bytes_wrapper(
+    wrapped: Callable[..., Awaitable[object]], instance: object, args: tuple, kwargs: dict
+) -> Awaitable[object]:
+    """``recv_bytes`` (async); a cancelled read (``CancelledError``) leaves the spans open."""
+    # Hot path: every event received.
+    if not instance.__dict__.get(_LANES):
+        return wrapped(*args, **kwargs)
+    return _receiving(wrapped(*args, **kwargs), instance)
+
+
+async def _receiving(received: Awaitable[object], connection: object) -> object:
+    try:
+        return await received
+    except Exception as exc:
+        end_all(connection, exc)
+        raise
+
+
+# --- closing ------------------------------------------------------------------------------------
+
+
+def close_wrapper(
+    wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+) -> object:
+    """``close`` (sync, and async: the spans end as the close starts). Responses still in
+    flight end with the exception the app is leaving with, if any (``with`` exits close the
+    connection), else with finish reason ``error``."""
+    if instance.__dict__.get(_LANES):
+        end_all(instance, sys.exc_info()[1])
+    return wrapped(*args, **kwargs)
+
+
+def end_all(connection: object, error: BaseException | None) -> None:
+    """End every response in flight on ``connection``."""
+    with guard.internal_errors:
+        lanes = vars(connection).get(_LANES)
+        if not lanes:
+            return
+        ending = [in_flight for lane in lanes.values() for in_flight in lane]
+        lanes.clear()
+        error_type = _socket_error_type(error)
+        for in_flight in ending:
+            _finish(in_flight, error, error_type)
+
+
+def _socket_error_type(error: BaseException | None) -> str | None:
+    """The class of a ``websockets`` exception (``ConnectionClosedError``…), named without
+    reading its deprecated ``code`` (which warns), as the generic ``error.type`` would."""
+    cls = type(error)
+    if error is None or not cls.__module__.startswith("websockets."):
+        return None
+    return f"{cls.__module__}.{cls.__qualname__}"

@@ -1,0 +1,282 @@
+"""The Responses API over a WebSocket (openai 3.x ``responses.connect()``): one ``chat`` span per
+``response.create`` sent, through the real SDK and a real loopback WebSocket server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from opentelemetry import trace
+
+from llmtrace_agent.toolkit import semconv
+from tests.support.agent import code, run_traced
+from tests.support.fake_openai import TEXT, TOOL_ARGUMENTS, json_attribute, llm_span, llm_spans
+
+pytest.importorskip("websockets")
+responses_module = pytest.importorskip("openai.resources.responses.responses")
+if not hasattr(responses_module, "ResponsesConnection"):
+    pytest.skip("this openai has no Responses WebSocket mode (3.x)", allow_module_level=True)
+
+from tests.support.fake_openai_ws import FakeOpenAIWebSocket, WsReply, client  # noqa: E402
+
+TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "The weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    }
+]
+
+
+@pytest.fixture
+def fake_ws():
+    server = FakeOpenAIWebSocket()
+    yield server
+    server.close()
+
+
+def read_response(connection) -> list:
+    """The events of one response, up to its final one (the SDK example's loop)."""
+    events = []
+    for event in connection:
+        events.append(event)
+        if event.type in ("response.completed", "response.failed", "response.incomplete"):
+            break
+    return events
+
+
+def tool_loop(connection) -> str:
+    """The SDK example's loop: a function call, its output sent back, then the answer."""
+    connection.response.create(model="gpt-4o-mini", input="Weather in Paris?", tools=TOOLS)
+    events = read_response(connection)
+    first = events[-1].response
+    call = first.output[0]
+    connection.response.create(
+        model="gpt-4o-mini",
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+        tools=TOOLS,
+    )
+    return read_response(connection)[-1].response.output_text
+
+
+def test_each_response_on_a_connection_is_one_chat_span(agent, fake_ws):
+    app = trace.get_tracer("app")
+    with app.start_as_current_span("turn") as turn:
+        with client(fake_ws).responses.connect() as connection:
+            answer = tool_loop(connection)
+            assert trace.get_current_span() is turn  # the model spans are never left current
+
+    assert answer == TEXT
+    first, second = sorted(llm_spans(agent, 2), key=lambda span: span.start_ns)
+    parent = format(turn.get_span_context().span_id, "016x")
+    for span in (first, second):
+        attributes = span.attributes
+        assert span.name == "chat gpt-4o-mini"
+        assert span.kind == "CLIENT"
+        assert span.parent_span_id == parent
+        assert attributes[semconv.GEN_AI_OPERATION_NAME] == "chat"
+        assert attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
+        assert attributes[semconv.OPENAI_API_TYPE] == "responses"
+        assert attributes[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+        assert attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini"
+        assert attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+        assert attributes[semconv.SERVER_PORT] == fake_ws.port
+        assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 20
+        assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+        assert semconv.GEN_AI_REQUEST_STREAM not in attributes  # a socket, not SSE
+        assert span.status_code != "ERROR"
+    assert first.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
+    assert first.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    assert second.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_2"
+    assert second.attributes[semconv.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID] == "resp_ws_1"
+    assert second.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_content_is_not_recorded_by_default(agent, fake_ws):
+    with client(fake_ws).responses.connect() as connection:
+        tool_loop(connection)
+
+    for span in llm_spans(agent, 2):
+        assert semconv.GEN_AI_INPUT_MESSAGES not in span.attributes
+        assert semconv.GEN_AI_OUTPUT_MESSAGES not in span.attributes
+        assert semconv.GEN_AI_TOOL_DEFINITIONS not in span.attributes
+
+
+def test_content_is_recorded_when_asked(agent, fake_ws):
+    with agent.configured(capture_content=True), client(fake_ws).responses.connect() as connection:
+        tool_loop(connection)
+
+    first, second = sorted(llm_spans(agent, 2), key=lambda span: span.start_ns)
+    assert json_attribute(first, semconv.GEN_AI_INPUT_MESSAGES) == [
+        {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]}
+    ]
+    assert json_attribute(first, semconv.GEN_AI_TOOL_DEFINITIONS)[0]["name"] == "get_weather"
+    [call_message] = json_attribute(first, semconv.GEN_AI_OUTPUT_MESSAGES)
+    [part] = call_message["parts"]
+    assert (part["type"], part["name"], part["arguments"]) == (
+        "tool_call",
+        "get_weather",
+        json.loads(TOOL_ARGUMENTS),
+    )
+    [tool_result] = json_attribute(second, semconv.GEN_AI_INPUT_MESSAGES)
+    assert tool_result["parts"][0]["type"] == "tool_call_response"
+    [answer] = json_attribute(second, semconv.GEN_AI_OUTPUT_MESSAGES)
+    assert answer["parts"] == [{"type": "text", "content": TEXT}]
+
+
+def test_events_read_with_recv_and_handlers_are_matched_too(agent, fake_ws):
+    ended = []
+    with client(fake_ws).responses.connect() as connection:
+        connection.send({"type": "response.create", "model": "gpt-4o-mini", "input": "Hi"})
+        while connection.recv().type != "response.completed":
+            pass
+
+        @connection.on("response.completed")
+        def done(event) -> None:
+            ended.append(event.response.id)
+            connection.close()
+
+        connection.response.create(model="gpt-4o-mini", input="Again")
+        connection.dispatch_events()
+
+    assert ended == ["resp_ws_2"]
+    spans = sorted(llm_spans(agent, 2), key=lambda span: span.start_ns)
+    assert [s.attributes[semconv.GEN_AI_RESPONSE_ID] for s in spans] == ["resp_ws_1", "resp_ws_2"]
+    assert all(semconv.ERROR_TYPE not in span.attributes for span in spans)
+
+
+def test_a_failed_response_is_an_error(agent, fake_ws):
+    fake_ws.reply(WsReply(final="response.failed"))
+    with client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input="Hi")
+        read_response(connection)
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
+
+
+def test_an_error_event_ends_the_response_with_its_error_type(agent, fake_ws):
+    fake_ws.reply(WsReply(error={"type": "invalid_request_error", "code": "model_not_found"}))
+    with client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-nope", input="Hi")
+        assert connection.recv().type == "error"
+
+    span = llm_span(agent)
+    assert span.name == "chat gpt-nope"
+    assert span.status_code == "ERROR"
+    assert span.attributes[semconv.ERROR_TYPE] == "model_not_found"
+
+
+def test_a_connection_closed_by_the_server_mid_response_ends_the_span(agent, fake_ws):
+    fake_ws.reply(WsReply(drop_after=3))
+    with client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input="Hi")
+        events = [event.type for event in connection]  # ends when the server closes
+
+    assert events[0] == "response.created"
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    assert "ConnectionClosed" in span.attributes[semconv.ERROR_TYPE]
+
+
+def test_leaving_the_with_block_mid_response_ends_the_span_with_that_exception(agent, fake_ws):
+    with pytest.raises(KeyError), client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input="Hi")
+        connection.recv()
+        raise KeyError("app bug")
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.ERROR_TYPE] == "KeyError"
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+
+
+def test_closing_mid_response_ends_the_span_once(agent, fake_ws):
+    connection = client(fake_ws).responses.connect().enter()
+    connection.response.create(model="gpt-4o-mini", input="Hi")
+    connection.recv()
+    connection.close()
+    connection.close()
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    assert semconv.ERROR_TYPE not in span.attributes
+
+
+def test_lanes_are_matched_by_stream_id(agent, fake_ws):
+    with client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input="A", stream_id="a")
+        assert read_response(connection)[-1].stream_id == "a"
+        connection.response.create(model="gpt-4.1", input="B", stream_id="b")
+        read_response(connection)
+
+    spans = {span.name: span for span in llm_spans(agent, 2)}
+    assert spans["chat gpt-4o-mini"].attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
+    assert spans["chat gpt-4.1"].attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_2"
+
+
+def test_async_connection_traces_each_response(agent, fake_ws):
+    async def main() -> str:
+        async with client(fake_ws, asynchronous=True).responses.connect() as connection:
+            await connection.response.create(model="gpt-4o-mini", input="Hi", tools=TOOLS)
+            async for event in connection:
+                if event.type == "response.completed":
+                    call = event.response.output[0]
+                    break
+            await connection.response.create(
+                model="gpt-4o-mini",
+                previous_response_id=event.response.id,
+                input=[{"type": "function_call_output", "call_id": call.call_id, "output": "x"}],
+            )
+            while (event := await connection.recv()).type != "response.completed":
+                pass
+            return event.response.output_text
+
+    assert asyncio.run(main()) == TEXT
+    first, second = sorted(llm_spans(agent, 2), key=lambda span: span.start_ns)
+    assert first.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
+    assert second.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert second.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+    assert first.trace_id != second.trace_id  # no span was left current between them
+
+
+def test_async_connection_dropped_mid_response_ends_the_span(agent, fake_ws):
+    fake_ws.reply(WsReply(drop_after=2))
+
+    async def main() -> None:
+        async with client(fake_ws, asynchronous=True).responses.connect() as connection:
+            await connection.response.create(model="gpt-4o-mini", input="Hi")
+            async for _event in connection:
+                pass
+
+    asyncio.run(main())
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    assert "ConnectionClosed" in span.attributes[semconv.ERROR_TYPE]
+
+
+def test_a_websocket_app_is_traced_under_the_launcher(receiver, fake_ws):
+    app = code(
+        f"""
+        import openai
+        client = openai.OpenAI(base_url={fake_ws.base_url!r}, api_key="k", max_retries=0)
+        with client.responses.connect() as connection:
+            for prompt in ("one", "two"):
+                connection.response.create(model="gpt-4o-mini", input=prompt)
+                for event in connection:
+                    if event.type == "response.completed":
+                        print(event.response.output_text)
+                        break
+        """
+    )
+    run = run_traced(app, receiver)
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [TEXT, TEXT]
+    spans = receiver.wait_for_spans(2, 10, lambda s: semconv.GEN_AI_OPERATION_NAME in s.attributes)
+    assert [s.name for s in spans] == ["chat gpt-4o-mini"] * 2
+    assert {s.attributes[semconv.GEN_AI_RESPONSE_ID] for s in spans} == {"resp_ws_1", "resp_ws_2"}
