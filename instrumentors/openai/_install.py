@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import functools
 
+from llmtrace_agent.instrumentors.openai import websocket
 from llmtrace_agent.instrumentors.openai.chat import ChatOperation
 from llmtrace_agent.instrumentors.openai.completions import CompletionsOperation
 from llmtrace_agent.instrumentors.openai.embeddings import EmbeddingsOperation
-from llmtrace_agent.instrumentors.openai import websocket
 from llmtrace_agent.instrumentors.openai.responses import (
     ResponsesOperation,
     ResumedResponseOperation,

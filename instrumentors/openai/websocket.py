@@ -18,6 +18,7 @@ so a lane's events belong to its oldest response in flight.
 from __future__ import annotations
 
 import sys
+import weakref
 
 from llmtrace_agent.instrumentors.openai.responses import ResponsesOperation
 from llmtrace_agent.toolkit import genai, guard
@@ -44,7 +45,8 @@ class WebSocketResponsesOperation(ResponsesOperation):
     def new_request(
         self, instance: object, model: object, attributes: dict[str, object], stream: bool
     ) -> genai.Request:
-        uri = getattr(getattr(getattr(instance, "_connection", None), "protocol", None), "uri", None)
+        socket = getattr(instance, "_connection", None)  # the websockets ClientConnection
+        uri = getattr(getattr(socket, "protocol", None), "uri", None)
         address = as_str(getattr(uri, "host", None))
         port = as_int(getattr(uri, "port", None))
         return genai.Request(model, attributes, False, address, port)
@@ -124,7 +126,11 @@ def _start(
             request,
         )
         started = _InFlight(call, _operation.new_stream_state(call))
-        lanes = vars(connection).setdefault(_LANES, {})
+        lanes = vars(connection).get(_LANES)
+        if lanes is None:
+            lanes = vars(connection)[_LANES] = {}
+            # A connection dropped unclosed: its responses in flight end when it is collected.
+            weakref.finalize(connection, _end_lanes, lanes, None, None)
         # Registered before the send: the answer may be read on another thread at once.
         lanes.setdefault(as_str(fields.get("stream_id")), []).append(started)
         return started
@@ -263,10 +269,18 @@ def end_all(connection: object, error: BaseException | None) -> None:
         lanes = vars(connection).get(_LANES)
         if not lanes:
             return
-        ending = [in_flight for lane in lanes.values() for in_flight in lane]
-        lanes.clear()
-        error_type = _socket_error_type(error)
-        for in_flight in ending:
+        _end_lanes(lanes, error, _socket_error_type(error))
+
+
+def _end_lanes(
+    lanes: dict[str | None, list[_InFlight]],
+    error: BaseException | None,
+    error_type: str | None,
+) -> None:
+    ending = [in_flight for lane in lanes.values() for in_flight in lane]
+    lanes.clear()
+    for in_flight in ending:
+        with guard.internal_errors:
             _finish(in_flight, error, error_type)
 
 

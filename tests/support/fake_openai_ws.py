@@ -62,9 +62,8 @@ class FakeOpenAIWebSocket:
         for message in connection:
             event = json.loads(message)
             self.received.append(event)
-            if event.get("type") == "response.create":
-                if not self._answer(connection, event):
-                    return
+            if event.get("type") == "response.create" and not self._answer(connection, event):
+                return
 
     def _answer(self, connection: ServerConnection, request: dict[str, Any]) -> bool:
         """Send one response's events; False when the connection was dropped."""
@@ -101,7 +100,7 @@ def _has_tool_output(items: object) -> bool:
 
 
 def client(server: FakeOpenAIWebSocket, asynchronous: bool = False) -> Any:
-    """An ``OpenAI`` (or ``AsyncOpenAI``) client whose ``responses.connect()`` reaches ``server``."""
+    """An ``OpenAI`` (or ``AsyncOpenAI``) client whose ``responses.connect()`` reaches it."""
     import openai
 
     cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 
 import pytest
@@ -64,29 +65,31 @@ def tool_loop(connection) -> str:
 
 def test_each_response_on_a_connection_is_one_chat_span(agent, fake_ws):
     app = trace.get_tracer("app")
-    with app.start_as_current_span("turn") as turn:
-        with client(fake_ws).responses.connect() as connection:
-            answer = tool_loop(connection)
-            assert trace.get_current_span() is turn  # the model spans are never left current
+    with (
+        app.start_as_current_span("turn") as turn,
+        client(fake_ws).responses.connect() as connection,
+    ):
+        answer = tool_loop(connection)
+        assert trace.get_current_span() is turn  # the model spans are never left current
 
     assert answer == TEXT
     first, second = sorted(llm_spans(agent, 2), key=lambda span: span.start_ns)
     parent = format(turn.get_span_context().span_id, "016x")
+    expected = {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_PROVIDER_NAME: "openai",
+        semconv.OPENAI_API_TYPE: "responses",
+        semconv.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+        semconv.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini",
+        semconv.SERVER_ADDRESS: "127.0.0.1",
+        semconv.SERVER_PORT: fake_ws.port,
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: 20,
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 7,
+        semconv.GEN_AI_REQUEST_STREAM: None,  # a socket, not SSE
+    }
     for span in (first, second):
-        attributes = span.attributes
-        assert span.name == "chat gpt-4o-mini"
-        assert span.kind == "CLIENT"
-        assert span.parent_span_id == parent
-        assert attributes[semconv.GEN_AI_OPERATION_NAME] == "chat"
-        assert attributes[semconv.GEN_AI_PROVIDER_NAME] == "openai"
-        assert attributes[semconv.OPENAI_API_TYPE] == "responses"
-        assert attributes[semconv.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
-        assert attributes[semconv.GEN_AI_RESPONSE_MODEL] == "gpt-4o-mini"
-        assert attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
-        assert attributes[semconv.SERVER_PORT] == fake_ws.port
-        assert attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 20
-        assert attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
-        assert semconv.GEN_AI_REQUEST_STREAM not in attributes  # a socket, not SSE
+        assert (span.name, span.kind, span.parent_span_id) == ("chat gpt-4o-mini", "CLIENT", parent)
+        assert {name: span.attributes.get(name) for name in expected} == expected
         assert span.status_code != "ERROR"
     assert first.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
     assert first.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_calls",)
@@ -280,3 +283,17 @@ def test_a_websocket_app_is_traced_under_the_launcher(receiver, fake_ws):
     spans = receiver.wait_for_spans(2, 10, lambda s: semconv.GEN_AI_OPERATION_NAME in s.attributes)
     assert [s.name for s in spans] == ["chat gpt-4o-mini"] * 2
     assert {s.attributes[semconv.GEN_AI_RESPONSE_ID] for s in spans} == {"resp_ws_1", "resp_ws_2"}
+
+
+def test_a_connection_dropped_unclosed_ends_its_span_when_collected(agent, fake_ws):
+    manager = client(fake_ws).responses.connect()
+    connection = manager.enter()
+    connection.response.create(model="gpt-4o-mini", input="Hi")
+    connection.recv()
+    socket = connection._connection
+    del connection, manager
+    gc.collect()
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
+    socket.close()
