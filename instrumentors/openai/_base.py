@@ -37,13 +37,7 @@ class OpenAIOperation(genai.LLMOperation):
     provider_name = OPENAI
 
     def provider(self, instance: object) -> str:
-        client = getattr(instance, "_client", None)
-        if isinstance(client, _AZURE_CLIENTS):
-            return AZURE_OPENAI
-        runtime = getattr(client, "_provider_runtime", None)
-        if runtime is not None:
-            return _CLOUD_PROVIDERS.get(getattr(runtime, "name", None), OPENAI)  # type: ignore[arg-type]
-        return OPENAI
+        return provider_of(getattr(instance, "_client", None))
 
     def new_request(
         self, instance: object, model: object, attributes: dict[str, object], stream: bool
@@ -80,6 +74,16 @@ class OpenAIOperation(genai.LLMOperation):
 
     def response_metric_attributes(self, call: LLMCall, response: object) -> dict | None:
         return response_metric_attributes(call, response)
+
+
+def provider_of(client: object) -> str:
+    """``gen_ai.provider.name`` of an openai client: Azure, a cloud runtime, or OpenAI."""
+    if isinstance(client, _AZURE_CLIENTS):
+        return AZURE_OPENAI
+    runtime = getattr(client, "_provider_runtime", None)
+    if runtime is not None:
+        return _CLOUD_PROVIDERS.get(getattr(runtime, "name", None), OPENAI)  # type: ignore[arg-type]
+    return OPENAI
 
 
 def parsed_now(response: LegacyAPIResponse) -> object | None:

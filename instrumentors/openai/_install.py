@@ -139,6 +139,13 @@ def _patch_websocket(instrumentor: OpenAIInstrumentor, module: ModuleType) -> No
         instrumentor.wrap(module, f"{cls}.parse_event", websocket.parse_event_wrapper)
         instrumentor.wrap(module, f"{cls}.recv_bytes", recv_bytes)
         instrumentor.wrap(module, f"{cls}.close", websocket.close_wrapper)
+    for cls, enters, enter in (
+        ("ResponsesConnectionManager", "__enter__", websocket.enter_wrapper),
+        ("AsyncResponsesConnectionManager", "__aenter__", websocket.async_enter_wrapper),
+    ):
+        instrumentor.wrap(module, f"{cls}.send", websocket.send_wrapper(instrumentor))
+        instrumentor.wrap(module, f"{cls}.{enters}", enter)
+        instrumentor.wrap(module, f"{cls}.enter", enter)  # an alias, bound to the original
 
 
 def _streamed_only(traced: Wrapper) -> Wrapper:

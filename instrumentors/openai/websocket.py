@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 import weakref
 
+from llmtrace_agent.instrumentors.openai._base import provider_of
 from llmtrace_agent.instrumentors.openai.responses import ResponsesOperation
 from llmtrace_agent.toolkit import genai, guard
 from llmtrace_agent.toolkit.readers import as_int, as_str, field
@@ -34,22 +35,40 @@ if TYPE_CHECKING:
 # The connection's responses in flight, kept in its ``__dict__``: lane -> [_InFlight, ...].
 # Empty (falsy) when nothing is traced, so each received event costs one dict lookup.
 _LANES = "_llmtrace_responses_in_flight"
+_CLIENT = "_llmtrace_openai_client"
 # ``response.done``: what the WebSocket API sent as its final event before ``.completed``.
 _ENDING = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
 class WebSocketResponsesOperation(ResponsesOperation):
-    """A ``response.create`` event: the request is the event's fields; the server is the
-    connection's URL; no ``gen_ai.request.stream`` (a socket, not a streamed HTTP response)."""
+    """A ``response.create`` event, sent on a connection (or queued on its manager before it
+    opens): the request is the event's fields; the provider is the client's; the server is the
+    socket's URL; no ``gen_ai.request.stream`` (a socket, not a streamed HTTP response)."""
+
+    def provider(self, instance: object) -> str:
+        return provider_of(_client_of(instance))
 
     def new_request(
         self, instance: object, model: object, attributes: dict[str, object], stream: bool
     ) -> genai.Request:
         socket = getattr(instance, "_connection", None)  # the websockets ClientConnection
-        uri = getattr(getattr(socket, "protocol", None), "uri", None)
-        address = as_str(getattr(uri, "host", None))
-        port = as_int(getattr(uri, "port", None))
+        if socket is not None:
+            url = getattr(getattr(socket, "protocol", None), "uri", None)
+        else:  # the manager: the URL it will connect to
+            url = instance._prepare_url()  # type: ignore[attr-defined]
+        address = as_str(getattr(url, "host", None))
+        port = as_int(getattr(url, "port", None))
         return genai.Request(model, attributes, False, address, port)
+
+
+def _client_of(instance: object) -> object:
+    """The client of a connection (kept by ``enter_wrapper``) or of its manager."""
+    found = vars(instance)
+    return (
+        found.get(_CLIENT)
+        or found.get("_ResponsesConnectionManager__client")
+        or found.get("_AsyncResponsesConnectionManager__client")
+    )
 
 
 _operation = WebSocketResponsesOperation()
@@ -70,7 +89,8 @@ class _InFlight:
 
 
 def send_wrapper(instrumentor: OpenAIInstrumentor) -> Callable[..., object]:
-    """``ResponsesConnection.send``: a ``response.create`` starts a span."""
+    """``ResponsesConnection.send`` (and the managers' ``send``, which queues an event until
+    the connection opens): a ``response.create`` starts a span."""
 
     def wrapper(
         wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
@@ -126,15 +146,20 @@ def _start(
             request,
         )
         started = _InFlight(call, _operation.new_stream_state(call))
-        lanes = vars(connection).get(_LANES)
-        if lanes is None:
-            lanes = vars(connection)[_LANES] = {}
-            # A connection dropped unclosed: its responses in flight end when it is collected.
-            weakref.finalize(connection, _end_lanes, lanes, None, None)
         # Registered before the send: the answer may be read on another thread at once.
-        lanes.setdefault(as_str(fields.get("stream_id")), []).append(started)
+        _lanes_of(connection).setdefault(as_str(fields.get("stream_id")), []).append(started)
         return started
     return None
+
+
+def _lanes_of(owner: object) -> dict[str | None, list[_InFlight]]:
+    """The responses in flight on a connection (or queued on a manager), created at need."""
+    lanes = vars(owner).get(_LANES)
+    if lanes is None:
+        lanes = vars(owner)[_LANES] = {}
+        # Dropped unclosed (or never entered): its responses in flight end when it is collected.
+        weakref.finalize(owner, _end_lanes, lanes, None, None)
+    return lanes
 
 
 def _abandon(connection: object, started: _InFlight, error: BaseException) -> None:
@@ -144,6 +169,51 @@ def _abandon(connection: object, started: _InFlight, error: BaseException) -> No
             if started in in_flight:
                 in_flight.remove(started)
         started.call.end(error)
+
+
+# --- opening -------------------------------------------------------------------------------------
+
+
+def enter_wrapper(
+    wrapped: Callable[..., object], instance: object, args: tuple, kwargs: dict
+) -> object:
+    """The managers' ``__enter__`` / ``enter``: the new connection learns its client and takes
+    over the responses queued on the manager (sent as it opened)."""
+    try:
+        connection = wrapped(*args, **kwargs)
+    except Exception as exc:
+        end_all(instance, exc)
+        raise
+    _adopt(instance, connection)
+    return connection
+
+
+def async_enter_wrapper(
+    wrapped: Callable[..., Awaitable[object]], instance: object, args: tuple, kwargs: dict
+) -> Awaitable[object]:
+    """The async managers' ``__aenter__`` / ``enter``."""
+    return _entering(wrapped(*args, **kwargs), instance)
+
+
+async def _entering(entered: Awaitable[object], manager: object) -> object:
+    try:
+        connection = await entered
+    except Exception as exc:
+        end_all(manager, exc)
+        raise
+    _adopt(manager, connection)
+    return connection
+
+
+def _adopt(manager: object, connection: object) -> None:
+    with guard.internal_errors:
+        vars(connection)[_CLIENT] = _client_of(manager)
+        queued = vars(manager).get(_LANES)
+        if queued:
+            lanes = _lanes_of(connection)
+            for lane, in_flight in queued.items():
+                lanes.setdefault(lane, []).extend(in_flight)
+            queued.clear()
 
 
 # --- receiving ----------------------------------------------------------------------------------

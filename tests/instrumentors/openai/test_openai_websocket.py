@@ -297,3 +297,31 @@ def test_a_connection_dropped_unclosed_ends_its_span_when_collected(agent, fake_
     span = llm_span(agent)
     assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
     socket.close()
+
+
+def test_a_response_queued_on_the_manager_before_it_opens_is_traced(agent, fake_ws):
+    manager = client(fake_ws).responses.connect()
+    manager.send({"type": "response.create", "model": "gpt-4o-mini", "input": "queued"})
+    with manager as connection:
+        read_response(connection)
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
+    assert span.attributes[semconv.SERVER_PORT] == fake_ws.port
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_an_azure_client_reports_azure_without_openai_attributes(agent, fake_ws):
+    import openai
+
+    azure = openai.AzureOpenAI(
+        azure_endpoint=fake_ws.base_url.removesuffix("/v1"), api_key="k", api_version="v1"
+    )
+    with azure.responses.connect() as connection:
+        connection.response.create(model="my-deployment", input="Hi")
+        read_response(connection)
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+    assert semconv.OPENAI_API_TYPE not in span.attributes
+    assert span.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
