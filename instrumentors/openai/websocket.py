@@ -13,12 +13,20 @@ Hooks: ``send`` (every event the app sends), ``parse_event`` (every event read, 
 ``recv_bytes`` (a socket that fails) and ``close``. Responses are matched to their span by lane:
 the server answers one ``response.create`` at a time per ``stream_id`` (None: the default lane),
 so a lane's events belong to its oldest response in flight.
+
+A ``response.steer`` may make the server start a response by itself (the steered response's
+successor, inheriting its settings): that one gets a span too, opened at its ``response.created``,
+under the steered response's parent, unless the server says the steering failed or waits for
+the app (``response.steer.failed`` / ``.pending``).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 import weakref
+
+from opentelemetry import context
 
 from llmtrace_agent.instrumentors.openai._base import provider_of
 from llmtrace_agent.instrumentors.openai.responses import ResponsesOperation
@@ -33,10 +41,14 @@ if TYPE_CHECKING:
     from llmtrace_agent.toolkit.genai import LLMCall, StreamState
 
 # The connection's responses in flight, kept in its ``__dict__``: lane -> [_InFlight, ...].
-# Empty (falsy) when nothing is traced, so each received event costs one dict lookup.
+# A lane is removed once empty: with nothing traced each received event costs one dict lookup.
 _LANES = "_llmtrace_responses_in_flight"
 _CLIENT = "_llmtrace_openai_client"
-# ``response.done``: what the WebSocket API sent as its final event before ``.completed``.
+# The last responses ended on a connection (response id -> _InFlight), which a steer may target.
+_ENDED = "_llmtrace_responses_ended"
+_ENDED_LIMIT = 16
+_STEER_SETTLED = frozenset({"response.steer.failed", "response.steer.pending"})
+# And ``response.done``: what the WebSocket API sent as its final event before ``.completed``.
 _ENDING = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -75,13 +87,26 @@ _operation = WebSocketResponsesOperation()
 
 
 class _InFlight:
-    """One response sent and not yet ended: its call and the accumulator of its events."""
+    """One response sent and not yet ended: its call and the accumulator of its events, with
+    what a successor would inherit. A successor the server has yet to start has no call, only
+    ``opens``, which starts it."""
 
-    __slots__ = ("call", "response_id", "state")
+    __slots__ = ("call", "fields", "lane", "opens", "parent", "response_id", "state")
 
-    def __init__(self, call: LLMCall, state: StreamState) -> None:
+    def __init__(
+        self,
+        call: LLMCall | None,
+        fields: dict,
+        lane: str | None,
+        parent: context.Context,
+        opens: Callable[[], LLMCall] | None = None,
+    ) -> None:
         self.call = call
-        self.state = state
+        self.state: StreamState | None = None if call is None else _operation.new_stream_state(call)
+        self.fields = fields
+        self.lane = lane
+        self.parent = parent
+        self.opens = opens
         self.response_id: str | None = None
 
 
@@ -134,22 +159,52 @@ def _start(
 ) -> _InFlight | None:
     """The span of a ``response.create`` event about to be sent (None for any other event)."""
     event = args[0] if args else kwargs.get("event")
-    if field(event, "type") != "response.create":
+    kind = field(event, "type")
+    if kind != "response.create":
+        if kind == "response.steer":
+            with guard.internal_errors:
+                _expect_successor(instrumentor, connection, event)
         return None
     with guard.internal_errors:
         fields = event if isinstance(event, dict) else dict(event)  # type: ignore[call-overload]
-        request = _operation.request(connection, fields, instrumentor.config.capture_content)
-        call = genai.LLMCall(
-            instrumentor.tracer,
-            _operation.operation_name,
-            _operation.provider(connection),
-            request,
-        )
-        started = _InFlight(call, _operation.new_stream_state(call))
+        call = _open_call(instrumentor, *_describe(instrumentor, connection, fields))
+        lane = as_str(fields.get("stream_id"))
+        started = _InFlight(call, fields, lane, context.get_current())
         # Registered before the send: the answer may be read on another thread at once.
-        _lanes_of(connection).setdefault(as_str(fields.get("stream_id")), []).append(started)
+        _lanes_of(connection).setdefault(lane, []).append(started)
         return started
     return None
+
+
+def _describe(
+    instrumentor: OpenAIInstrumentor, connection: object, fields: dict
+) -> tuple[str, genai.Request]:
+    capture = instrumentor.config.capture_content
+    return _operation.provider(connection), _operation.request(connection, fields, capture)
+
+
+def _open_call(instrumentor: OpenAIInstrumentor, provider: str, request: genai.Request) -> LLMCall:
+    return genai.LLMCall(instrumentor.tracer, _operation.operation_name, provider, request)
+
+
+def _expect_successor(instrumentor: OpenAIInstrumentor, connection: object, event: object) -> None:
+    """A ``response.steer`` sent: the server may start the steered response's successor."""
+    target = as_str(field(event, "previous_response_id"))
+    lanes = _lanes_of(connection)
+    steered = next(
+        (one for lane in lanes.values() for one in lane if one.response_id == target), None
+    ) or vars(connection).get(_ENDED, {}).get(target)
+    if steered is None:
+        return
+    waiting = lanes.setdefault(steered.lane, [])
+    if any(one.call is None for one in waiting):
+        return  # one successor takes all the input queued until it starts
+    fields = {**steered.fields, "input": field(event, "input"), "previous_response_id": target}
+    # Described now (the connection is not kept: the finalizer holds the lanes), opened later.
+    opens = functools.partial(
+        _open_call, instrumentor, *_describe(instrumentor, connection, fields)
+    )
+    waiting.append(_InFlight(None, fields, steered.lane, steered.parent, opens))
 
 
 def _lanes_of(owner: object) -> dict[str | None, list[_InFlight]]:
@@ -168,7 +223,7 @@ def _abandon(connection: object, started: _InFlight, error: BaseException) -> No
         for in_flight in vars(connection).get(_LANES, {}).values():
             if started in in_flight:
                 in_flight.remove(started)
-        started.call.end(error)
+        started.call.end(error)  # type: ignore[union-attr]
 
 
 # --- opening -------------------------------------------------------------------------------------
@@ -229,41 +284,90 @@ def parse_event_wrapper(
     lanes = instance.__dict__.get(_LANES)
     if lanes:
         with guard.internal_errors:
-            _received(lanes, event)
+            _received(instance, lanes, event)
     return event
 
 
-def _received(lanes: dict[str | None, list[_InFlight]], event: object) -> None:
-    in_flight = lanes.get(getattr(event, "stream_id", None))
+def _received(connection: object, lanes: dict[str | None, list[_InFlight]], event: object) -> None:
+    kind = getattr(event, "type", None)
+    if kind in _STEER_SETTLED:  # no successor will start by itself
+        _forget_successors(lanes)
+        return
+    lane = getattr(event, "stream_id", None)
+    in_flight = lanes.get(lane)
     if not in_flight:
         return
-    kind = getattr(event, "type", None)
     if kind in _ENDING or kind == "response.done":
         found = _owner(in_flight, as_str(field(getattr(event, "response", None), "id")))
-        in_flight.remove(found)
-        found.state.on_chunk(event)
-        if kind == "response.done":  # an older server's final event: same ``response``
-            found.state.final = getattr(event, "response", None)  # type: ignore[attr-defined]
-        _finish(found)
+        if found is not None:
+            _remove(lanes, lane, found)
+            found.state.on_chunk(event)  # type: ignore[union-attr]
+            if kind == "response.done":  # an older server's final event: same ``response``
+                found.state.final = getattr(event, "response", None)  # type: ignore[union-attr]
+            _finish(found)
+            _remember(connection, found)
         return
     if kind == "error":
-        found = in_flight.pop(0)
-        _finish(found, error_type=_error_type(event))
+        found = _owner(in_flight, None)
+        if found is not None:
+            _remove(lanes, lane, found)
+            _finish(found, error_type=_error_type(event))
         return
     current = in_flight[0]
-    if current.response_id is None and kind == "response.created":
+    if kind == "response.created" and current.response_id is None:
         current.response_id = as_str(field(getattr(event, "response", None), "id"))
-    current.call.mark_first_chunk()
-    current.state.on_chunk(event)
+        if current.call is None:  # the successor of a steered response, started by the server
+            _open_successor(current)
+    call = current.call
+    if call is not None:
+        call.mark_first_chunk()
+        current.state.on_chunk(event)  # type: ignore[union-attr]
 
 
-def _owner(in_flight: list[_InFlight], response_id: str | None) -> _InFlight:
-    """The response an event about ``response_id`` ends: the one with that id, else the oldest."""
+def _owner(in_flight: list[_InFlight], response_id: str | None) -> _InFlight | None:
+    """The response an event about ``response_id`` ends: the one with that id, else the oldest
+    started (None: only a successor not started yet)."""
     if response_id is not None:
         for candidate in in_flight:
-            if candidate.response_id == response_id:
+            if candidate.response_id == response_id and candidate.call is not None:
                 return candidate
-    return in_flight[0]
+    return next((candidate for candidate in in_flight if candidate.call is not None), None)
+
+
+def _remove(lanes: dict[str | None, list[_InFlight]], lane: str | None, ended: _InFlight) -> None:
+    in_flight = lanes[lane]
+    in_flight.remove(ended)
+    if not in_flight:
+        del lanes[lane]  # so an idle connection's events cost one lookup
+
+
+def _open_successor(successor: _InFlight) -> None:
+    token = context.attach(successor.parent)
+    try:
+        successor.call = successor.opens()  # type: ignore[misc]
+    finally:
+        context.detach(token)
+    successor.state = _operation.new_stream_state(successor.call)
+    successor.opens = None
+
+
+def _forget_successors(lanes: dict[str | None, list[_InFlight]]) -> None:
+    for lane, in_flight in list(lanes.items()):
+        in_flight[:] = [one for one in in_flight if one.call is not None]
+        if not in_flight:
+            del lanes[lane]
+
+
+def _remember(connection: object, ended: _InFlight) -> None:
+    """Keep an ended response a little while: a steer may still target it (the server can
+    start a successor after a completed response)."""
+    if ended.response_id is None:
+        return
+    ended.call = ended.state = None  # only what a successor inherits is kept
+    recent = vars(connection).setdefault(_ENDED, {})
+    if len(recent) >= _ENDED_LIMIT:
+        del recent[next(iter(recent))]
+    recent[ended.response_id] = ended
 
 
 def _error_type(event: object) -> str:
@@ -279,10 +383,10 @@ def _finish(
     in_flight: _InFlight, error: BaseException | None = None, error_type: str | None = None
 ) -> None:
     call = in_flight.call
-    if call.ended:
+    if call is None or call.ended:  # a successor never started: no model call
         return
     try:
-        in_flight.state.finish(call)
+        in_flight.state.finish(call)  # type: ignore[union-attr]
     finally:
         call.end(error, error_type)
 

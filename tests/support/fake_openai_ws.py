@@ -3,7 +3,8 @@
 A real WebSocket server (``websockets``) on 127.0.0.1 answers each ``response.create`` the way
 OpenAI does, with the same events ``fake_openai.response_events`` makes for SSE: a text
 message, or a function call when tools are offered and the input holds no
-``function_call_output`` yet (the SDK examples' tool loop). A test queues other answers with
+``function_call_output`` yet (the SDK examples' tool loop); a ``response.steer`` is accepted
+and followed by the successor response the server starts by itself. A test queues other answers with
 ``server.reply(...)``: a failed response, an ``error`` event, or a connection dropped midway.
 Every event the client sent is kept in ``server.received``.
 """
@@ -28,7 +29,8 @@ class WsReply:
     final: str = "response.completed"
     """The last event: ``response.completed``, ``response.failed`` or ``response.incomplete``."""
     error: dict[str, Any] | None = None
-    """Send this ``error`` event (with ``type: error``) instead of a response."""
+    """Send this ``error`` event (with ``type: error``) instead of a response (for a steer:
+    ``response.steer.failed`` with these fields)."""
     drop_after: int | None = None
     """Close the connection after this many events of the response."""
     tool_call: bool | None = None
@@ -62,8 +64,11 @@ class FakeOpenAIWebSocket:
         for message in connection:
             event = json.loads(message)
             self.received.append(event)
-            if event.get("type") == "response.create" and not self._answer(connection, event):
+            kind = event.get("type")
+            if kind == "response.create" and not self._answer(connection, event):
                 return
+            if kind == "response.steer":
+                self._steered(connection, event)
 
     def _answer(self, connection: ServerConnection, request: dict[str, Any]) -> bool:
         """Send one response's events; False when the connection was dropped."""
@@ -91,6 +96,22 @@ class FakeOpenAIWebSocket:
                 event["response"] = {**event["response"], "id": response_id}
             connection.send(json.dumps({**event, **lane}))
         return True
+
+    def _steered(self, connection: ServerConnection, steer: dict[str, Any]) -> None:
+        """Accept the input, then start the successor by itself (what OpenAI does after a
+        completed response), or refuse it when the next reply is an error."""
+        try:
+            reply = self._replies.get_nowait()
+        except queue.Empty:
+            reply = WsReply()
+        if reply.error is not None:
+            failed = {"type": "response.steer.failed", "input": steer.get("input"), **reply.error}
+            connection.send(json.dumps(failed))
+            return
+        connection.send(json.dumps({"type": "response.steer.accepted", "sequence_number": 0}))
+        self._replies.put(reply)  # the successor answers as a response.create would
+        successor = {"model": "gpt-4o-mini", "previous_response_id": steer["previous_response_id"]}
+        self._answer(connection, successor)
 
 
 def _has_tool_output(items: object) -> bool:

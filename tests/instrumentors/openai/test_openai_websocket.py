@@ -325,3 +325,39 @@ def test_an_azure_client_reports_azure_without_openai_attributes(agent, fake_ws)
     assert span.attributes[semconv.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
     assert semconv.OPENAI_API_TYPE not in span.attributes
     assert span.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
+
+
+def test_the_successor_the_server_starts_after_a_steer_is_traced(agent, fake_ws):
+    app = trace.get_tracer("app")
+    with (
+        app.start_as_current_span("turn") as turn,
+        client(fake_ws).responses.connect() as connection,
+    ):
+        connection.response.create(model="gpt-4o-mini", input="Plan a trip", temperature=0.2)
+        first = read_response(connection)[-1].response.id
+        connection.response.steer(input="Make it cheaper", previous_response_id=first)
+        successor = read_response(connection)
+
+    assert successor[0].type == "response.steer.accepted"
+    steered, started = sorted(llm_spans(agent, 2), key=lambda span: span.start_ns)
+    parent = format(turn.get_span_context().span_id, "016x")
+    assert steered.parent_span_id == started.parent_span_id == parent
+    assert started.name == "chat gpt-4o-mini"
+    assert started.attributes[semconv.GEN_AI_REQUEST_TEMPERATURE] == 0.2  # inherited
+    assert started.attributes[semconv.GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID] == "resp_ws_1"
+    assert started.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_2"
+    assert started.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
+
+
+def test_a_failed_steer_starts_no_span_and_the_next_response_is_matched(agent, fake_ws):
+    fake_ws.reply(WsReply(), WsReply(error={"error": {"message": "too late"}}))
+    with client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input="Hi")
+        first = read_response(connection)[-1].response.id
+        connection.response.steer(input="No", previous_response_id=first)
+        assert connection.recv().type == "response.steer.failed"
+        connection.response.create(model="gpt-4.1", input="Again")
+        read_response(connection)
+
+    spans = {span.name: span for span in llm_spans(agent, 2)}
+    assert spans["chat gpt-4.1"].attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_2"
