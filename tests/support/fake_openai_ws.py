@@ -27,7 +27,8 @@ class WsReply:
     """How to answer the next ``response.create``."""
 
     final: str = "response.completed"
-    """The last event: ``response.completed``, ``response.failed`` or ``response.incomplete``."""
+    """The last event: ``response.completed``, ``response.failed``, ``response.incomplete`` or
+    ``response.done`` (what the WebSocket API sent before ``response.completed``)."""
     error: dict[str, Any] | None = None
     """Send this ``error`` event (with ``type: error``) instead of a response (for a steer:
     ``response.steer.failed`` with these fields)."""
@@ -85,9 +86,14 @@ class FakeOpenAIWebSocket:
             tool_call = bool(request.get("tools")) and not _has_tool_output(request.get("input"))
         self._responses += 1
         response_id = f"resp_ws_{self._responses}"
+        done = reply.final == "response.done"  # the older final event, of a completed response
         events = response_events(
-            model=request.get("model", "gpt-4o-mini"), tool_call=tool_call, final=reply.final
+            model=request.get("model", "gpt-4o-mini"),
+            tool_call=tool_call,
+            final="response.completed" if done else reply.final,
         )
+        if done:
+            events[-1]["type"] = "response.done"
         for index, event in enumerate(events):
             if reply.drop_after is not None and index == reply.drop_after:
                 connection.close()

@@ -361,3 +361,17 @@ def test_a_failed_steer_starts_no_span_and_the_next_response_is_matched(agent, f
 
     spans = {span.name: span for span in llm_spans(agent, 2)}
     assert spans["chat gpt-4.1"].attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_2"
+
+
+def test_the_older_response_done_final_event_ends_the_span(agent, fake_ws):
+    fake_ws.reply(WsReply(final="response.done"))
+    with client(fake_ws).responses.connect() as connection:
+        connection.response.create(model="gpt-4o-mini", input="Hi")
+        for event in connection:
+            if event.type == "response.done":
+                break
+
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "resp_ws_1"
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 20
