@@ -3,7 +3,7 @@
 Covers, for ``OpenAI`` and ``AzureOpenAI``, sync and async: ``chat.completions.create`` /
 ``parse`` / ``stream``, ``responses.create`` / ``parse`` / ``stream``, ``embeddings.create`` and
 the legacy ``completions.create``, including their ``with_raw_response`` and
-``with_streaming_response`` forms, and 3.x's WebSocket mode (``responses.connect()``: one span
+``with_streaming_response`` forms, and the WebSocket mode (``responses.connect()``: one span
 per ``response.create`` sent). Works with openai 1.x, 2.x and 3.x.
 
 This module is imported at start-up, so it imports nothing heavy: the patches live in

@@ -93,7 +93,7 @@ HELPER_CLOSES: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 
 
-# openai 3.x: the Responses API over a WebSocket (``responses.connect()``), in both modules.
+# Late openai 2.x and 3.x: the Responses API over a WebSocket (``responses.connect()``).
 WEBSOCKET_MODULES = (
     "openai.resources.responses.responses",
     "openai.resources.beta.responses.responses",
@@ -126,7 +126,7 @@ def _patch_api_methods(
 
 
 def _patch_websocket(instrumentor: OpenAIInstrumentor, module: ModuleType) -> None:
-    """The connection classes' send, receive and close (absent before openai 3.x: skipped)."""
+    """The connection classes' send, receive and close (absent from older releases: skipped)."""
     for cls, send, recv_bytes in (
         ("ResponsesConnection", websocket.send_wrapper, websocket.recv_bytes_wrapper),
         (

@@ -1,4 +1,4 @@
-"""The Responses API over a WebSocket (openai 3.x): ``client.responses.connect()``.
+"""The Responses API over a WebSocket (late openai 2.x, 3.x): ``client.responses.connect()``.
 
 On a connection the app sends ``response.create`` events (``connection.response.create(...)``
 or ``connection.send({...})``) and reads the server's events (``for event in connection``,

@@ -12,14 +12,27 @@ from opentelemetry import trace
 
 from llmtrace_agent.toolkit import semconv
 from tests.support.agent import code, run_traced
-from tests.support.fake_openai import TEXT, TOOL_ARGUMENTS, json_attribute, llm_span, llm_spans
+from tests.support.fake_openai import (
+    TEXT,
+    TOOL_ARGUMENTS,
+    json_attribute,
+    llm_span,
+    llm_spans,
+    skip_unless_sdk_has,
+)
 
 pytest.importorskip("websockets")
 responses_module = pytest.importorskip("openai.resources.responses.responses")
 if not hasattr(responses_module, "ResponsesConnection"):
-    pytest.skip("this openai has no Responses WebSocket mode (3.x)", allow_module_level=True)
+    pytest.skip("this openai has no Responses WebSocket mode", allow_module_level=True)
 
 from tests.support.fake_openai_ws import FakeOpenAIWebSocket, WsReply, client  # noqa: E402
+
+# Lanes (``stream_id``) and steering came with openai 3.x; WebSocket mode itself with 2.x.
+needs_lanes = skip_unless_sdk_has(
+    "responses.responses.ResponsesResponseResource", "create", "stream_id"
+)
+needs_steering = skip_unless_sdk_has("responses.responses.ResponsesResponseResource", "steer")
 
 TOOLS = [
     {
@@ -210,6 +223,7 @@ def test_closing_mid_response_ends_the_span_once(agent, fake_ws):
     assert semconv.ERROR_TYPE not in span.attributes
 
 
+@needs_lanes
 def test_lanes_are_matched_by_stream_id(agent, fake_ws):
     with client(fake_ws).responses.connect() as connection:
         connection.response.create(model="gpt-4o-mini", input="A", stream_id="a")
@@ -327,6 +341,7 @@ def test_an_azure_client_reports_azure_without_openai_attributes(agent, fake_ws)
     assert span.attributes[semconv.SERVER_ADDRESS] == "127.0.0.1"
 
 
+@needs_steering
 def test_the_successor_the_server_starts_after_a_steer_is_traced(agent, fake_ws):
     app = trace.get_tracer("app")
     with (
@@ -349,6 +364,7 @@ def test_the_successor_the_server_starts_after_a_steer_is_traced(agent, fake_ws)
     assert started.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 7
 
 
+@needs_steering
 def test_a_failed_steer_starts_no_span_and_the_next_response_is_matched(agent, fake_ws):
     fake_ws.reply(WsReply(), WsReply(error={"error": {"message": "too late"}}))
     with client(fake_ws).responses.connect() as connection:
