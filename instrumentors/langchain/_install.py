@@ -85,13 +85,13 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     for name in _CONFIG_CONTEXT_MODULES:
         instrumentor.when_imported(name, patch_config_context)
 
-    wrap(chat_models, "BaseChatModel._generate_with_cache", _model_call(tree))
-    wrap(chat_models, "BaseChatModel._agenerate_with_cache", _async_model_call(tree))
+    wrap(chat_models, "BaseChatModel._generate_with_cache", _model_call(tree, _run_id))
+    wrap(chat_models, "BaseChatModel._agenerate_with_cache", _async_model_call(tree, _run_id))
     for module, name in ((chat_models, "BaseChatModel"), (llms, "BaseLLM")):
         wrap(module, f"{name}.stream", _model_stream)
         wrap(module, f"{name}.astream", _model_astream)
-    wrap(llms, "BaseLLM._generate_helper", _legacy_model_call(tree))
-    wrap(llms, "BaseLLM._agenerate_helper", _async_legacy_model_call(tree))
+    wrap(llms, "BaseLLM._generate_helper", _model_call(tree, _batch_run_ids))
+    wrap(llms, "BaseLLM._agenerate_helper", _async_model_call(tree, _batch_run_ids))
     instrumentor.when_imported(
         "langchain_core.language_models.chat_model_stream", _patch_v3_streams(wrap)
     )
@@ -137,12 +137,23 @@ def _scope_entering(tree: RunTree) -> Call:
 # --- model calls and searches, offered to the instrumentor beneath ------------------------------
 
 
-def _model_call(tree: RunTree) -> Call:
+def _run_id(args: tuple, kwargs: dict) -> tuple[object, ...]:
+    """``_generate_with_cache``'s run: one request."""
+    return (getattr(kwargs.get("run_manager"), "run_id", None),)
+
+
+def _batch_run_ids(args: tuple, kwargs: dict) -> tuple[object, ...]:
+    """A legacy LLM's batch (``_generate_helper``): one request per prompt, all offered as one
+    model call."""
+    managers = args[2] if len(args) > 2 else kwargs.get("run_managers")
+    return tuple(getattr(manager, "run_id", None) for manager in managers or ())
+
+
+def _model_call(tree: RunTree, run_ids_of: Callable[[tuple, dict], tuple[object, ...]]) -> Call:
     def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         token = None
         with internal_errors:
-            manager = kwargs.get("run_manager")
-            token = tree.model_offer(getattr(manager, "run_id", None)).open()
+            token = tree.model_offer(*run_ids_of(args, kwargs)).open()  # type: ignore[arg-type]
         try:
             return wrapped(*args, **kwargs)
         finally:
@@ -152,46 +163,13 @@ def _model_call(tree: RunTree) -> Call:
     return model_call
 
 
-def _async_model_call(tree: RunTree) -> Call:
+def _async_model_call(
+    tree: RunTree, run_ids_of: Callable[[tuple, dict], tuple[object, ...]]
+) -> Call:
     async def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         token = None
         with internal_errors:
-            manager = kwargs.get("run_manager")
-            token = tree.model_offer(getattr(manager, "run_id", None)).open()
-        try:
-            return await wrapped(*args, **kwargs)  # type: ignore[misc]
-        finally:
-            if token is not None:
-                Offer.close(token)
-
-    return model_call
-
-
-def _legacy_model_call(tree: RunTree) -> Call:
-    """A legacy LLM's batch: one request per prompt, all offered as one model call."""
-
-    def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
-        token = None
-        with internal_errors:
-            managers = args[2] if len(args) > 2 else kwargs.get("run_managers")
-            ids = [getattr(manager, "run_id", None) for manager in managers or ()]
-            token = tree.model_offer(*ids).open()
-        try:
-            return wrapped(*args, **kwargs)
-        finally:
-            if token is not None:
-                Offer.close(token)
-
-    return model_call
-
-
-def _async_legacy_model_call(tree: RunTree) -> Call:
-    async def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
-        token = None
-        with internal_errors:
-            managers = args[2] if len(args) > 2 else kwargs.get("run_managers")
-            ids = [getattr(manager, "run_id", None) for manager in managers or ()]
-            token = tree.model_offer(*ids).open()
+            token = tree.model_offer(*run_ids_of(args, kwargs)).open()  # type: ignore[arg-type]
         try:
             return await wrapped(*args, **kwargs)  # type: ignore[misc]
         finally:
