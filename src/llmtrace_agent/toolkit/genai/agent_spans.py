@@ -52,6 +52,14 @@ _NOT_ON_LATEST_AGENT_SPANS = (
 )
 
 
+def _agent_span_attributes(attributes: Mapping[str, object]) -> Mapping[str, object]:
+    """An in-process agent span's attributes under the conventions in use: the newest leave
+    off provider, id, version and cache usage."""
+    if not latest():
+        return attributes
+    return {k: v for k, v in attributes.items() if k not in _NOT_ON_LATEST_AGENT_SPANS}
+
+
 def start_agent_span(
     tracer: trace.Tracer,
     agent_name: str | None,
@@ -77,11 +85,8 @@ def start_agent_span(
         },
         attributes,
     )
-    if latest():
-        for key in _NOT_ON_LATEST_AGENT_SPANS:
-            found.pop(key, None)
     name = f"invoke_agent {agent_name}" if agent_name else "invoke_agent"
-    return tracer.start_span(name, context, SpanKind.INTERNAL, found)
+    return tracer.start_span(name, context, SpanKind.INTERNAL, _agent_span_attributes(found))  # type: ignore[arg-type]
 
 
 def start_tool_span(
@@ -230,8 +235,8 @@ def conventional(
         return name, attributes
     value = attributes.get(subject)
     name = f"{operation} {value}" if isinstance(value, str) and value else str(operation)
-    if operation == "invoke_agent" and latest():
-        attributes = {k: v for k, v in attributes.items() if k not in _NOT_ON_LATEST_AGENT_SPANS}
+    if operation == "invoke_agent":
+        attributes = _agent_span_attributes(attributes)
     return name, attributes
 
 
