@@ -34,9 +34,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from in_process import InProcess
 from run import Sink
 from spread import bootstrap, median_of, quartiles
-from workload import MESSAGES, MODEL, floor_calls, make_client
+from workload import MESSAGES, MODEL
 
 MODES = ("never", "retries", "always")
 
@@ -47,33 +48,18 @@ def main() -> None:
     load_before = os.getloadavg()
     sink = Sink()
     try:
+        bench = InProcess(sink)
         import llmtrace_agent
-
-        llmtrace_agent.start(exporters=["otlp"], otlp_endpoint=sink.endpoint)
-        import openai  # noqa: F401 (patched on import)
-        from opentelemetry import trace
-
-        from llmtrace_agent._runtime import agent, agent_state
-
-        client, _ = make_client()
-        http_name = "httpx2" if "httpx2" in sys.modules else "httpx"
-        assert agent.registry is not None
-        http = agent.registry.statuses[http_name].instrumentor
-        http_module = sys.modules[http_name]
-        traced = client.chat.completions.create  # type: ignore[attr-defined]
-        untraced = traced.__wrapped__  # the SDK's own method, bound
+        from llmtrace_agent._runtime import agent_state
 
         def plain() -> None:
-            untraced(model=MODEL, messages=MESSAGES, max_tokens=64, temperature=0.2)
+            bench.untraced(model=MODEL, messages=MESSAGES, max_tokens=64, temperature=0.2)
 
         def ours() -> None:
-            traced(model=MODEL, messages=MESSAGES, max_tokens=64, temperature=0.2)
+            bench.traced(model=MODEL, messages=MESSAGES, max_tokens=64, temperature=0.2)
 
-        client.chat.completions.create = untraced  # type: ignore[attr-defined]
-        floor, _ = floor_calls(client, trace.get_tracer("bench.floor"))
-        del client.chat.completions.create  # type: ignore[attr-defined]
         base = agent_state.config
-        ways = {"untraced": plain, "floor": floor, **dict.fromkeys(MODES, ours)}
+        ways = {"untraced": plain, "floor": bench.floor_call, **dict.fromkeys(MODES, ours)}
         # Per way, one figure a round: CPU µs per call, and the flush's share of it.
         cpu: dict[str, list[float]] = {way: [] for way in ways}
         export: dict[str, list[float]] = {way: [] for way in ways}
@@ -85,11 +71,9 @@ def main() -> None:
             order = list(ways)
             random.shuffle(order)
             for way in order:
+                bench.trace_http(way in MODES)
                 if way in MODES:
-                    http.instrument(http_module)  # type: ignore[union-attr]
                     agent_state.config = base.replace(http_under_llm=way)
-                else:
-                    http.uninstrument(http_module)  # type: ignore[union-attr]
                 call = ways[way]
                 start = process_time()
                 for _ in range(per_round):

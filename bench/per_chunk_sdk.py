@@ -35,9 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from in_process import InProcess
 from run import Sink
 from spread import bootstrap, median_of
-from workload import MESSAGES, MODEL, floor_calls, make_client, sse_body
+from workload import MESSAGES, MODEL, sse_body
 
 SHORT, LONG = 1, 200  # content chunks; each stream adds a finish and a usage chunk
 STEP = LONG - SHORT  # 202 - 3 chunks
@@ -50,21 +51,8 @@ def main() -> None:
     load_before = os.getloadavg()
     sink = Sink()
     try:
+        bench = InProcess(sink)
         import llmtrace_agent
-
-        llmtrace_agent.start(exporters=["otlp"], otlp_endpoint=sink.endpoint)
-        import openai  # noqa: F401 (patched on import)
-        from opentelemetry import trace
-
-        from llmtrace_agent._runtime import agent
-
-        client, server = make_client()
-        http_name = "httpx2" if "httpx2" in sys.modules else "httpx"
-        assert agent.registry is not None
-        http = agent.registry.statuses[http_name].instrumentor
-        http_module = sys.modules[http_name]
-        traced = client.chat.completions.create  # type: ignore[attr-defined]
-        untraced = traced.__wrapped__  # the SDK's own method, bound
 
         def read(create: Callable[..., object]) -> Callable[[], None]:
             def stream() -> None:
@@ -75,13 +63,10 @@ def main() -> None:
 
             return stream
 
-        client.chat.completions.create = untraced  # type: ignore[attr-defined]
-        _, floor_stream = floor_calls(client, trace.get_tracer("bench.floor"))
-        del client.chat.completions.create  # type: ignore[attr-defined]
         ways: dict[str, Callable[[], None]] = {
-            "untraced": read(untraced),
-            "floor": lambda: floor_stream(None),  # type: ignore[operator]
-            "agent": read(traced),
+            "untraced": read(bench.untraced),
+            "floor": lambda: bench.floor_stream(None),  # type: ignore[operator]
+            "agent": read(bench.traced),
         }
         bodies = {SHORT: sse_body(SHORT), LONG: sse_body(LONG)}
         # Per stream length, per traced way: each triple's CPU µs minus its untraced stream's.
@@ -90,15 +75,12 @@ def main() -> None:
         process_time = time.process_time
 
         def triple(length: int, record: bool) -> None:
-            server.stream_body = bodies[length]
+            bench.server.stream_body = bodies[length]
             order = list(ways)
             random.shuffle(order)
             spent = {}
             for way in order:
-                if way == "agent":
-                    http.instrument(http_module)  # type: ignore[union-attr]
-                else:
-                    http.uninstrument(http_module)  # type: ignore[union-attr]
+                bench.trace_http(way == "agent")
                 stream = ways[way]
                 start = process_time()
                 stream()
@@ -117,7 +99,7 @@ def main() -> None:
                 triple(LONG, record=True)
                 triple(SHORT, record=True)
             llmtrace_agent.flush(30.0)
-        http.instrument(http_module)  # type: ignore[union-attr]
+        bench.trace_http(True)
         llmtrace_agent.shutdown()
     finally:
         sink.close()
