@@ -52,7 +52,8 @@ class TracedServer:
         ready_path: str = "/",
     ) -> None:
         self.port = port
-        self.log_path = Path(tempfile.mkdtemp(prefix="llmtrace-server-")) / "server.log"
+        # An unlinked file: nothing is left behind in /tmp (a suite run starts hundreds of servers).
+        self._log = tempfile.TemporaryFile()
         settings = {
             "LLMTRACE_RAISE_INTERNAL_ERRORS": "true",
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
@@ -63,14 +64,13 @@ class TracedServer:
             "PYTHONFAULTHANDLER": "1",  # a server that hangs shows where (see ``stop``)
         }
         settings.update(env or {})
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [*WITH_DEFAULT_SIGNALS, sys.executable, "-m", "llmtrace_agent", "--", *command],
-                env=clean_env(settings),
-                cwd=cwd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = subprocess.Popen(
+            [*WITH_DEFAULT_SIGNALS, sys.executable, "-m", "llmtrace_agent", "--", *command],
+            env=clean_env(settings),
+            cwd=cwd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         self._wait_ready(ready_path)
 
     def _wait_ready(self, path: str, timeout: float = 30.0) -> None:
@@ -88,7 +88,9 @@ class TracedServer:
 
     @property
     def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        # pread leaves the offset the server writes at (shared with this descriptor) alone.
+        fd = self._log.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
 
     def request(
         self,

@@ -57,7 +57,7 @@ def run(_fake_openai: FakeOpenAI) -> Iterator[Run]:
         exchange = send_requests(server, _fake_openai)
     finally:
         code = server.stop(signal.SIGTERM)
-    yield Run(exchange, collect(receiver, 17), code, server.output)
+    yield Run(exchange, collect(receiver, 15), code, server.output)
     receiver.close()
 
 

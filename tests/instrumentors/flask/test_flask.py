@@ -76,7 +76,7 @@ def test_every_request_of_every_worker_is_exported_after_a_signal(
         if "gunicorn" in " ".join(command(0)):
             assert len(pids) == 2, "both workers answered"
         assert code in (0, -stop, 1 if stop == signal.SIGINT else 0), server.output
-        spans = collect(receiver, 2 * sent + 4)
+        spans = collect(receiver, 2 * sent + 3)
         hello = [s for s in spans if s.kind == "SERVER" and s.name == "GET /hello/<name>"]
         assert len(hello) == sent
         llm = [s for s in spans if s.attributes.get(semconv.GEN_AI_REQUEST_MODEL) == "gpt-4o-mini"]
