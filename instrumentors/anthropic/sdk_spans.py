@@ -12,7 +12,6 @@ tracer method is the SDK's tracer's.
 
 from __future__ import annotations
 
-from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, SpanKind
 
 from llmtrace_agent.toolkit.context_flags import inside_llm_call
@@ -22,10 +21,9 @@ from llmtrace_agent.toolkit.sdk_tracer import SelectiveTracer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from opentelemetry import trace
 
-    from opentelemetry.context import Context
-    from opentelemetry.util.types import Attributes
+    from llmtrace_agent.toolkit.sdk_tracer import SpanRequest
 
 __all__ = ["WithoutDuplicateCalls"]
 
@@ -33,29 +31,10 @@ __all__ = ["WithoutDuplicateCalls"]
 class WithoutDuplicateCalls(SelectiveTracer):
     """Wraps the SDK's tracer; drops only its API-call spans of calls we trace."""
 
-    def start_span(
-        self,
-        name: str,
-        context: Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Attributes = None,
-        links: Sequence[trace.Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-    ) -> trace.Span:
+    def choose(self, request: SpanRequest) -> trace.Span:
         # Hot path: every SDK span.
-        if kind is SpanKind.CLIENT and inside_llm_call.get():
+        if request.kind is SpanKind.CLIENT and inside_llm_call.get():
             return INVALID_SPAN
         with internal_errors:
-            name, attributes = conventional(name, attributes)  # type: ignore[assignment]
-        return self._tracer.start_span(
-            name,
-            context,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
-        )
+            request.name, request.attributes = conventional(request.name, request.attributes)  # type: ignore[assignment]
+        return request.start()

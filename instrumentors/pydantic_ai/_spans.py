@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
     from opentelemetry.util.types import AttributeValue
 
+    from llmtrace_agent.toolkit.sdk_tracer import SpanRequest
+
 # Pydantic AI's own attribute names (not conventions): the agent-run id it puts beside the
 # conversation id, and Logfire's display hints.
 _PYDANTIC_RUN_ID = "gen_ai.agent.call.id"
@@ -94,47 +96,25 @@ class Tracer(SelectiveTracer):
         super().__init__(tracer)
         self._max_length = max_length
 
-    def start_span(
-        self,
-        name: str,
-        context: context_api.Context | None = None,
-        kind: SpanKind = SpanKind.INTERNAL,
-        attributes: Mapping[str, AttributeValue] | None = None,
-        links: Sequence[trace.Link] | None = None,
-        start_time: int | None = None,
-        record_exception: bool = True,
-        set_status_on_exception: bool = True,
-    ) -> trace.Span:
+    def choose(self, request: SpanRequest) -> trace.Span:
         with internal_errors:
+            attributes = request.attributes
             if _is_model_request(attributes):  # CLIENT from 1.4x on, INTERNAL before
                 return DeferredModelSpan(
-                    self._tracer, name, context, attributes or {}, links, start_time
+                    self._tracer,
+                    request.name,
+                    request.context,
+                    attributes or {},  # type: ignore[arg-type]
+                    request.links,
+                    request.start_time,
                 )
-            found = _corrected(attributes, self._max_length())
-            operation = name.partition(" ")[0]
+            found = _corrected(attributes, self._max_length())  # type: ignore[arg-type]
+            operation = request.name.partition(" ")[0]
             if operation in _OPERATIONS and semconv.GEN_AI_OPERATION_NAME not in found:
                 found[semconv.GEN_AI_OPERATION_NAME] = operation  # releases before 1.3x omit it
-            span = self._tracer.start_span(
-                name,
-                context,
-                kind,
-                found,
-                links,
-                start_time,
-                record_exception,
-                set_status_on_exception,
-            )
-            return ConventionalSpan(span, self._max_length)
-        return self._tracer.start_span(
-            name,
-            context,
-            kind,
-            attributes,
-            links,
-            start_time,
-            record_exception,
-            set_status_on_exception,
-        )
+            request.attributes = found
+            return ConventionalSpan(request.start(), self._max_length)
+        return request.start()
 
 
 class ConventionalSpan(wrapt.ObjectProxy):  # type: ignore[misc]
