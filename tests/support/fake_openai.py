@@ -1,12 +1,16 @@
 """A loopback OpenAI-compatible server for the openai instrumentor's tests.
 
-Serves ``/v1/chat/completions``, ``/v1/responses``, ``/v1/embeddings`` and ``/v1/completions``
-(and the Azure form ``/openai/deployments/<name>/...``) over real HTTP/1.1 on 127.0.0.1, as JSON
-or as server-sent events (chunked), and records every request it gets.
+Serves ``/v1/chat/completions``, ``/v1/responses`` (and ``GET /v1/responses/<id>``),
+``/v1/embeddings`` and ``/v1/completions`` (and the Azure form ``/openai/deployments/<name>/...``)
+over real HTTP/1.1 on 127.0.0.1, as JSON or as server-sent events (chunked), and records every
+request it gets.
 
 Without instructions it answers each request plausibly: it echoes the requested model, streams
 when asked (with the usage chunk when ``stream_options.include_usage`` is set), answers with a
-tool call when the request offers tools, and honours ``encoding_format`` for embeddings. A test
+tool call when the request offers tools, with JSON valid against the schema when it asks for a
+``json_schema`` format (``parse()``, structured outputs), honours ``encoding_format`` for
+embeddings, and reads a response again (``GET /v1/responses/<id>``, streamed from
+``starting_after`` when asked: background responses). A test
 shapes the next answers with ``server.reply(Reply(...), ...)``: any status and JSON body, any
 list of SSE events, a connection dropped mid-stream, a delay between events. The builders below
 (``chat_completion``, ``chat_chunks``, ``response_object``, ``response_events``…) make the
@@ -21,6 +25,7 @@ import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 
@@ -96,14 +101,27 @@ def default_reply(request: ReceivedRequest) -> Reply:
     if path.endswith("/chat/completions"):
         tools = bool(body.get("tools"))
         n = body.get("n") or 1
+        text = _structured_text(body.get("response_format")) or TEXT
         if stream:
-            return Reply(events=chat_chunks(model=model, tool_call=tools, usage=include_usage, n=n))
-        return Reply(body=chat_completion(model=model, tool_call=tools, n=n))
+            events = chat_chunks(
+                model=model, pieces=_pieces(text), tool_call=tools, usage=include_usage, n=n
+            )
+            return Reply(events=events)
+        return Reply(body=chat_completion(model=model, content=text, tool_call=tools, n=n))
     if path.endswith("/responses"):
         tools = bool(body.get("tools"))
+        text = _structured_text((body.get("text") or {}).get("format")) or TEXT
         if stream:
-            return Reply(events=response_events(model=model, tool_call=tools), done=False)
-        return Reply(body=response_object(model=model, tool_call=tools))
+            events = response_events(model=model, pieces=_pieces(text), tool_call=tools)
+            return Reply(events=events, done=False)
+        return Reply(body=response_object(model=model, text=text, tool_call=tools))
+    if request.method == "GET" and "/responses/" in path:  # a (background) response read again
+        query = parse_qs(request.path.partition("?")[2])
+        if query.get("stream") == ["true"]:
+            after = int(query.get("starting_after", ["-1"])[0])
+            events = [e for e in response_events() if e["sequence_number"] > after]
+            return Reply(events=events, done=False)
+        return Reply(body=response_object())
     if path.endswith("/embeddings"):
         inputs = body.get("input")
         count = len(inputs) if isinstance(inputs, list) else 1
@@ -117,6 +135,49 @@ def default_reply(request: ReceivedRequest) -> Reply:
             return Reply(events=completion_chunks(model=model, usage=include_usage))
         return Reply(body=completion(model=model))
     return Reply(status=404, body={"error": {"message": f"no route {path}", "type": "not_found"}})
+
+
+def _structured_text(response_format: Any) -> str | None:
+    """The JSON text answering a ``json_schema`` format (chat's ``response_format``, the
+    Responses API's ``text.format``), as ``parse()`` and the structured-output helpers ask."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    schema = response_format.get("json_schema", response_format).get("schema") or {}
+    return json.dumps(schema_instance(schema, schema))
+
+
+def _pieces(text: str) -> tuple[str, ...]:
+    """``text`` in three stream deltas."""
+    third = max(1, len(text) // 3)
+    return (text[:third], text[third : 2 * third], text[2 * third :])
+
+
+def schema_instance(schema: Any, root: Any) -> Any:
+    """A small value valid against ``schema`` (a JSON Schema as structured outputs send it:
+    objects, arrays, enums, ``anyOf``, ``$ref`` into ``root``'s ``$defs``)."""
+    if not isinstance(schema, dict):
+        return None
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target.get(part, {}) if part else target
+        return schema_instance(target, root)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        if schema.get(combinator):
+            return schema_instance(schema[combinator][0], root)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: schema_instance(sub, root) for name, sub in properties.items()}
+    if kind == "array":
+        return [schema_instance(schema.get("items") or {"type": "string"}, root)]
+    return {"string": "text", "integer": 1, "number": 1.5, "boolean": True}.get(kind)
 
 
 # --- builders ------------------------------------------------------------------------------------
