@@ -358,6 +358,9 @@ def test_attribute_keys_that_name_credentials_mask_the_whole_value() -> None:
     assert scrubber.value("http.request.header.authorization", "x") == "[REDACTED:credential]"
     assert scrubber.value("app.cookie", ("a", "b")) == ("[REDACTED:credential]",) * 2
     assert scrubber.value("session.id", "s-1") == "s-1"  # an identifier, not a credential
+    assert scrubber.value("mcp.session.id", "4f2a") == "4f2a"
+    assert scrubber.value("anthropic.organization.api_key.id", "apikey_1") == "apikey_1"
+    assert scrubber.value("app.session_id", "s-1") == "[REDACTED:credential]"
     assert scrubber.value("gen_ai.token.type", "input") == "input"
     assert scrubber.value("gen_ai.token.modality", "text") == "text"
     assert scrubber.value("gen_ai.usage.input_tokens", 12) == 12

@@ -10,10 +10,10 @@ application's call path, and replaces only the secret part of a value with a vis
 Three kinds of rule, all in one pass over a string per regular expression:
 
 - **Key names**: an attribute whose name says credential (``password``, ``api_key``,
-  ``authorization``…) has its whole string value masked; ``name=value`` and ``"name": "value"``
-  pairs inside text have their value masked, as have the sensitive query parameters of a URL
-  (``toolkit.http_spans.SENSITIVE_QUERY_PARAMETERS``, which ``url.full`` already redacts) and the
-  password of a URL's user-info.
+  ``authorization``…; not an identifier's ``….id``) has its whole string value masked;
+  ``name=value`` and ``"name": "value"`` pairs inside text have their value masked, as have the
+  sensitive query parameters of a URL (``toolkit.http_spans.SENSITIVE_QUERY_PARAMETERS``, which
+  ``url.full`` already redacts) and the password of a URL's user-info.
 - **Secret formats**, anywhere in a string: OpenAI, Anthropic, Google, GitHub, Slack, Stripe and
   Hugging Face keys, AWS access key ids (and secret keys next to them), JWTs, ``Bearer``/``Basic``
   credentials, PEM private-key blocks.
@@ -88,7 +88,11 @@ _KEY_TRIGGERS = tuple(
 )  # fmt: skip
 """What every key word starts with: a pair is looked for only where one of these is."""
 _SAFE_KEYS = frozenset(("session.id", "session.previous_id"))
-"""Attribute names the key rule leaves alone: conventions' identifiers, not credentials."""
+"""Attribute names the key rule leaves alone: conventions' identifiers, not credentials. So is
+every name ending in ``.id`` (``mcp.session.id``, the anthropic SDK's ``anthropic.session.id`` and
+``anthropic.organization.api_key.id``): the id of a session or key, which its value is still
+scanned for secret formats like any other."""
+_IDENTIFIER_SUFFIX = ".id"
 
 _B64URL = "[A-Za-z0-9_-]"
 # (kind, pattern): each led by a literal, which Python's ``re`` finds at well under a ns a
@@ -745,7 +749,11 @@ class Scrubber:
     def _is_credential_key(self, key: str) -> bool:
         known = self._key_is_credential.get(key)
         if known is None:
-            known = key not in _SAFE_KEYS and _KEY_NAME.search(key.lower()) is not None
+            known = (
+                key not in _SAFE_KEYS
+                and not key.endswith(_IDENTIFIER_SUFFIX)
+                and _KEY_NAME.search(key.lower()) is not None
+            )
             if len(self._key_is_credential) < _CACHE_SIZE:
                 self._key_is_credential[key] = known
         return known
