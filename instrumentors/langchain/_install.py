@@ -151,12 +151,16 @@ def _batch_run_ids(args: tuple, kwargs: dict) -> tuple[object, ...]:
 
 def _model_call(tree: RunTree, run_ids_of: Callable[[tuple, dict], tuple[object, ...]]) -> Call:
     def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
-        token = None
+        token = scoped = None
         with internal_errors:
-            token = tree.model_offer(*run_ids_of(args, kwargs)).open()  # type: ignore[arg-type]
+            run_ids = run_ids_of(args, kwargs)
+            token = tree.model_offer(*run_ids).open()  # type: ignore[arg-type]
+            scoped = _enter_model_scope(tree, run_ids)
         try:
             return wrapped(*args, **kwargs)
         finally:
+            if scoped is not None:
+                otel_context.detach(scoped)
             if token is not None:
                 Offer.close(token)
 
@@ -167,16 +171,31 @@ def _async_model_call(
     tree: RunTree, run_ids_of: Callable[[tuple, dict], tuple[object, ...]]
 ) -> Call:
     async def model_call(wrapped: Call, instance: object, args: tuple, kwargs: dict):
-        token = None
+        token = scoped = None
         with internal_errors:
-            token = tree.model_offer(*run_ids_of(args, kwargs)).open()  # type: ignore[arg-type]
+            run_ids = run_ids_of(args, kwargs)
+            token = tree.model_offer(*run_ids).open()  # type: ignore[arg-type]
+            scoped = _enter_model_scope(tree, run_ids)
         try:
             return await wrapped(*args, **kwargs)  # type: ignore[misc]
         finally:
+            if scoped is not None:
+                otel_context.detach(scoped)
             if token is not None:
                 Offer.close(token)
 
     return model_call
+
+
+def _enter_model_scope(tree: RunTree, run_ids: tuple[object, ...]) -> object:
+    """Make the span of the model run's nearest traced ancestor current for the request, when
+    it is not already (``batch`` / ``abatch`` call the model in a worker thread or task, where
+    no run made its span current): the provider's span nests under its chain. Returns the
+    token to detach, in this same call, or None."""
+    scope = tree.scope_of(run_ids[0]) if run_ids else None  # type: ignore[arg-type]
+    if scope is None or trace.get_current_span() is scope:
+        return None
+    return otel_context.attach(trace.set_span_in_context(scope))
 
 
 def _model_stream(wrapped: Call, instance: object, args: tuple, kwargs: dict):

@@ -50,6 +50,26 @@ def test_a_chain_is_one_root_span_over_the_provider_model_span(agent, fake_opena
     assert len(tree.spans) == 2  # no span for the prompt or the parser
 
 
+@pytest.mark.parametrize("mode", ["batch", "abatch"])
+def test_each_chain_of_a_batch_holds_its_own_provider_model_span(agent, fake_openai, mode):
+    """``batch`` runs each input's model call in a worker thread (``abatch``: a task) where no
+    span is current: the provider's span still nests under its own chain's span."""
+    chain = PROMPT | chat_model(fake_openai) | StrOutputParser()
+    inputs = [{"name": "Ada"}, {"name": "Bob"}]
+
+    answers = chain.batch(inputs) if mode == "batch" else asyncio.run(chain.abatch(inputs))
+
+    assert answers == ["Hello from the fake server!"] * 2
+    tree = tree_of(agent, 4)
+    roots = tree.roots()
+    assert [root.name for root in roots] == ["RunnableSequence"] * 2
+    chats = tree.operation("chat")
+    assert len(chats) == len(fake_openai.requests) == 2
+    assert sorted(tree.parent(chat).span_id for chat in chats) == sorted(
+        root.span_id for root in roots
+    )
+
+
 def test_a_model_nobody_traces_gets_one_span_from_langchain(agent):
     chain = PROMPT | fake_model("Hello Ada") | StrOutputParser()
 
