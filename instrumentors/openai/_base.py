@@ -9,12 +9,13 @@ from openai._legacy_response import LegacyAPIResponse
 from openai._response import APIResponse, AsyncAPIResponse
 from openai.lib.azure import AsyncAzureOpenAI, AzureOpenAI
 
-from llmtrace_agent.instrumentors.openai._raw import (
+from llmtrace_agent.toolkit import genai, semconv
+from llmtrace_agent.toolkit.genai.raw_response import (
     AsyncRawResponseProxy,
     LegacyRawResponseProxy,
     RawResponseProxy,
+    parsed_now,
 )
-from llmtrace_agent.toolkit import genai, semconv
 from llmtrace_agent.toolkit.readers import as_str, field
 
 TYPE_CHECKING = False
@@ -84,15 +85,6 @@ def provider_of(client: object) -> str:
     if runtime is not None:
         return _CLOUD_PROVIDERS.get(getattr(runtime, "name", None), OPENAI)  # type: ignore[arg-type]
     return OPENAI
-
-
-def parsed_now(response: LegacyAPIResponse) -> object | None:
-    """The parsed body of a read raw response (cached by the SDK, so the user's own ``parse()``
-    returns this very object), or None when the SDK cannot parse it."""
-    try:
-        return response.parse()
-    except Exception:  # the SDK's parse error (bad body, LengthFinishReasonError…): the user
-        return None  # meets it on their own parse(); we just record no response details
 
 
 def is_openai(call_or_provider: object) -> bool:

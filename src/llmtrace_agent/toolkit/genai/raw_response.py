@@ -1,5 +1,6 @@
-"""Raw responses (``with_raw_response`` / ``with_streaming_response``): the call's span stays open
-until the user parses the body, closes the response, or drops it.
+"""Raw responses of the Stainless-generated SDKs (openai, anthropic: ``with_raw_response`` /
+``with_streaming_response``): the call's span stays open until the user parses the body, closes
+the response, or drops it.
 
 ``parse()`` returning a complete response records it and ends the span; returning a stream
 hands the span over to a genai stream proxy (then the span ends with that stream). The user
@@ -11,20 +12,31 @@ from __future__ import annotations
 import contextlib
 
 import wrapt
-from openai import AsyncStream
 
-from llmtrace_agent.toolkit import genai, guard
+from llmtrace_agent.toolkit import guard
+from llmtrace_agent.toolkit.genai.stream import AsyncStreamProxy, StreamProxy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from llmtrace_agent.instrumentors.openai._base import OpenAIOperation
-    from llmtrace_agent.toolkit.genai import LLMCall
+    from llmtrace_agent.toolkit.genai.call import LLMCall
+    from llmtrace_agent.toolkit.genai.operation import LLMOperation
+
+__all__ = ["AsyncRawResponseProxy", "LegacyRawResponseProxy", "RawResponseProxy", "parsed_now"]
+
+
+def parsed_now(response: object) -> object | None:
+    """The parsed body of a read raw response (cached by the SDK, so the user's own ``parse()``
+    returns this very object), or None when the SDK cannot parse it."""
+    try:
+        return response.parse()  # type: ignore[attr-defined]
+    except Exception:  # the SDK's parse error (bad body, LengthFinishReasonError…): the user
+        return None  # meets it on their own parse(); we just record no response details
 
 
 class LegacyRawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     """A ``LegacyAPIResponse`` whose body is still arriving (``with_raw_response``, streamed)."""
 
-    def __init__(self, response: object, call: LLMCall, operation: OpenAIOperation) -> None:
+    def __init__(self, response: object, call: LLMCall, operation: LLMOperation) -> None:
         super().__init__(response)
         self._self_call = call
         self._self_operation = operation
@@ -50,9 +62,7 @@ class LegacyRawResponseProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         try:
             state = operation.stream_state(call, parsed)
             if state is not None:
-                proxy = (
-                    genai.AsyncStreamProxy if isinstance(parsed, AsyncStream) else genai.StreamProxy
-                )
+                proxy = AsyncStreamProxy if hasattr(parsed, "__anext__") else StreamProxy
                 self._self_stream = proxy(parsed, call, state)
                 return self._self_stream
             operation.record_response(call, parsed)
