@@ -358,8 +358,44 @@ def test_raw_response_call_is_traced_and_returned_untouched(
     )
     span = chat_span(agent)
     assert raw.headers["request-id"] == "req_01FakeRequest"
-    assert raw.parse().content[0].text == fake.TEXT
+    message = raw.parse()
+    assert message.content[0].text == fake.TEXT
+    assert raw.parse() is message  # the SDK's cached object, parsed once
     assert span.attributes["gen_ai.request.model"] == MODEL
+    # LangChain's ChatAnthropic makes every call this way: the response is recorded too.
+    assert span.attributes["gen_ai.response.id"] == message.id
+    assert span.attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
+    assert span.attributes["gen_ai.usage.input_tokens"] == INPUT_TOKENS
+
+
+def test_a_raw_response_stream_is_recorded_when_the_parsed_stream_ends(
+    agent: InProcessAgent, fake_anthropic: FakeAnthropic
+) -> None:
+    raw = client(fake_anthropic).messages.with_raw_response.create(
+        model=MODEL, max_tokens=64, messages=MESSAGES, stream=True
+    )
+    stream = raw.parse()
+    assert isinstance(stream, anthropic.Stream)
+    events = [event.type for event in stream]
+    assert events[0] == "message_start" and events[-1] == "message_stop"
+    assert_complete_stream(chat_span(agent))
+
+
+def test_an_async_raw_response_stream_is_recorded_when_the_parsed_stream_ends(
+    agent: InProcessAgent, fake_anthropic: FakeAnthropic
+) -> None:
+    async def main() -> list[str]:
+        messages = async_client(fake_anthropic).messages
+        raw = await messages.with_raw_response.create(
+            model=MODEL, max_tokens=64, messages=MESSAGES, stream=True
+        )
+        stream = await raw.parse()
+        assert isinstance(stream, anthropic.AsyncStream)
+        return [event.type async for event in stream]
+
+    events = asyncio.run(main())
+    assert events[-1] == "message_stop"
+    assert_complete_stream(chat_span(agent))
 
 
 # --- async ------------------------------------------------------------------------------------
