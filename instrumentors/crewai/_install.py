@@ -609,8 +609,9 @@ class _DetachedTracer(wrapt.ObjectProxy):  # type: ignore[misc]
 
 
 def _text(value: object) -> str | None:
-    """A name or id as text (CrewAI's ids are UUIDs), None when absent."""
+    """A name or id as text (CrewAI's ids are UUIDs), None when absent; stripped, since roles
+    and goals from an agents.yaml written ``role: >`` (CrewAI's template) end with a newline."""
     if value is None:
         return None
-    text = value if isinstance(value, str) else str(value)
+    text = (value if isinstance(value, str) else str(value)).strip()
     return text or None

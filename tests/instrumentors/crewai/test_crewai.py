@@ -32,14 +32,14 @@ def tool_call_then_answer(server: FakeOpenAI) -> None:
     )
 
 
-def weather_crew(server: FakeOpenAI, weather: Any = None) -> Crew:
+def weather_crew(server: FakeOpenAI, weather: Any = None, role: str = ROLE) -> Crew:
     def get_weather(city: str) -> str:
         """The weather in a city."""
         return f"sunny in {city}"
 
     llm = LLM(model=MODEL, base_url=server.base_url, api_key="k")
     reporter = Agent(
-        role=ROLE,
+        role=role,
         goal="Report the weather",
         backstory="You know the weather.",
         llm=llm,
@@ -115,6 +115,18 @@ def test_crew_task_agent_tool_and_model_spans_form_one_tree(
     result = weather_crew(fake_openai).kickoff()
 
     assert result.raw == ANSWER
+    assert_one_tree(in_process(agent), len(fake_openai.requests))
+
+
+def test_an_agent_role_from_folded_yaml_names_spans_without_its_newline(
+    agent: InProcessAgent, fake_openai: FakeOpenAI
+) -> None:
+    """CrewAI's project template writes ``role: >`` in agents.yaml: the role ends with a newline,
+    which names neither the agent span nor the model spans' agent."""
+    tool_call_then_answer(fake_openai)
+
+    weather_crew(fake_openai, role=f"{ROLE}\n").kickoff()
+
     assert_one_tree(in_process(agent), len(fake_openai.requests))
 
 
