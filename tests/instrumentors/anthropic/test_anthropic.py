@@ -389,7 +389,8 @@ def test_an_async_raw_response_stream_is_recorded_when_the_parsed_stream_ends(
         raw = await messages.with_raw_response.create(
             model=MODEL, max_tokens=64, messages=MESSAGES, stream=True
         )
-        stream = await raw.parse()
+        stream = raw.parse()  # anthropic 2.x: a coroutine; before: the stream itself
+        stream = await stream if inspect.isawaitable(stream) else stream
         assert isinstance(stream, anthropic.AsyncStream)
         return [event.type async for event in stream]
 
