@@ -17,12 +17,14 @@ instrumentors beneath.
 - ``ChatModelStream`` / ``AsyncChatModelStream`` (``stream_events(version="v3")``, langchain-core
   1.8): the callbacks that start the model's run and pump its stream run inside one offer.
 - LangGraph's ``Pregel.stream`` / ``astream``: tells the handler which run is the graph's own
-  (the first started in its first step), and whether ``create_react_agent`` made it.
+  (the first started in its first step), and whether ``create_react_agent`` made it (seen
+  where it calls ``StateGraph.compile``).
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import weakref
 from types import AsyncGeneratorType, GeneratorType
 
@@ -56,7 +58,8 @@ _CONFIG_CONTEXT_MODULES = (
     "langgraph.utils.runnable",
 )
 _PREGEL_MODULES = ("langgraph.pregel.main", "langgraph.pregel")
-_REACT_AGENT_MODULES = ("langgraph.prebuilt.chat_agent_executor", "langgraph.prebuilt")
+_STATE_GRAPH_MODULES = ("langgraph.graph.state",)
+_REACT_AGENT_MODULE = "langgraph.prebuilt.chat_agent_executor"
 
 
 def install(instrumentor: LangChainInstrumentor) -> None:
@@ -107,14 +110,14 @@ def install(instrumentor: LangChainInstrumentor) -> None:
             wrap(module, "Pregel.stream", _graph_stream(agent_graphs))
             wrap(module, "Pregel.astream", _graph_astream(agent_graphs))
 
-    def patch_react_agent(module: ModuleType) -> None:
-        if "create_react_agent" in vars(module):
-            wrap(module, "create_react_agent", _agent_factory(agent_graphs))
+    def patch_state_graph(module: ModuleType) -> None:
+        if "StateGraph" in vars(module):
+            wrap(module, "StateGraph.compile", _agent_compile(agent_graphs))
 
     for name in _PREGEL_MODULES:
         instrumentor.when_imported(name, patch_pregel)
-    for name in _REACT_AGENT_MODULES:
-        instrumentor.when_imported(name, patch_react_agent)
+    for name in _STATE_GRAPH_MODULES:
+        instrumentor.when_imported(name, patch_state_graph)
 
 
 def _scope_entering(tree: RunTree) -> Call:
@@ -337,16 +340,23 @@ async def _async_tool_run(wrapped: Call, instance: object, args: tuple, kwargs: 
 # --- LangGraph graphs ---------------------------------------------------------------------------
 
 
-def _agent_factory(agent_graphs: weakref.WeakSet[object]) -> Call:
-    """``create_react_agent``: remember the graph it returns is an agent."""
+def _agent_compile(agent_graphs: weakref.WeakSet[object]) -> Call:
+    """``StateGraph.compile`` called by ``create_react_agent``: remember the graph is an agent.
+    Not a wrapper of ``create_react_agent`` itself: LangGraph 1.x deprecates it with a warning
+    attributed to its caller, and Python shows it only when that caller is the app's
+    ``__main__``; a frame of ours in between would hide it."""
 
-    def create_react_agent(wrapped: Call, instance: object, args: tuple, kwargs: dict):
+    def compile(wrapped: Call, instance: object, args: tuple, kwargs: dict):
         graph = wrapped(*args, **kwargs)
         with internal_errors:
-            agent_graphs.add(graph)
+            caller = sys._getframe(1)  # compile's caller (wrapt's C wrapper has no frame)
+            while caller is not None and caller.f_globals.get("__name__", "").startswith("wrapt"):
+                caller = caller.f_back  # wrapt without its C extension
+            if caller is not None and caller.f_globals.get("__name__") == _REACT_AGENT_MODULE:
+                agent_graphs.add(graph)
         return graph
 
-    return create_react_agent
+    return compile
 
 
 def _graph_stream(agent_graphs: weakref.WeakSet[object]) -> Call:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from llmtrace_agent.toolkit import semconv
 from tests.instrumentors.langchain.scenario import ANSWER, Tree, is_http, tool_call_then_answer
 from tests.support.agent import run_traced
@@ -102,3 +104,32 @@ def test_the_newest_conventions_add_agent_and_tool_metrics(tmp_path: Path, recei
     assert tool_run.attributes[semconv.GEN_AI_AGENT_NAME] == "weather"
     assert point(semconv.GEN_AI_CLIENT_INFERENCE_DURATION).count == 2
     assert not receiver.points(semconv.GEN_AI_CLIENT_TOKEN_USAGE, timeout=0)
+
+
+DEPRECATED_FACTORY_APP = textwrap.dedent(
+    """
+    from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+    from langgraph.prebuilt import create_react_agent
+
+    agent = create_react_agent(GenericFakeChatModel(messages=iter([])), [])
+    print(type(agent).__name__)
+    """
+)
+
+
+def test_create_react_agents_deprecation_warning_still_points_at_the_app(tmp_path: Path):
+    """LangGraph 1.x deprecates ``create_react_agent`` with a warning attributed to its caller;
+    Python shows a DeprecationWarning by default only when that caller is ``__main__``. So the
+    agent must not put a frame of its own between them: the app sees the warning, at its line."""
+    from langgraph.prebuilt import create_react_agent
+
+    if not hasattr(create_react_agent, "__deprecated__"):
+        pytest.skip("this LangGraph does not deprecate create_react_agent")
+    app = tmp_path / "app.py"
+    app.write_text(DEPRECATED_FACTORY_APP)
+
+    run = run_traced([str(app)])
+
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "CompiledStateGraph"
+    assert f"{app}:5: LangGraphDeprecatedSinceV10" in run.stderr, run.stderr
