@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.support.agent import code, run_traced
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.otlp_receiver import OTLPReceiver
 
 NESTED_TRACE = """
@@ -225,6 +226,33 @@ def test_console_prints_separate_trees_for_separate_traces() -> None:
     assert output.count("── trace ") == 2
     assert re.search(r"\(1 span\)\n└─ one", output)
     assert re.search(r"\(1 span\)\n└─ two", output)
+
+
+def test_console_prints_the_first_model_span_inside_its_trace(fake_openai: FakeOpenAI) -> None:
+    """The first model call's span ends once the price table is loaded, in the loader thread,
+    possibly after its parent ended: it still belongs to its trace's one tree."""
+    app = f"""
+        import sys, time
+        import openai
+        from opentelemetry import trace
+
+        class SlowPriceTable:  # as on a loaded machine: the table arrives after the call
+            def find_spec(self, name, path=None, target=None):
+                if name == "genai_prices":
+                    time.sleep(0.5)
+
+        sys.meta_path.insert(0, SlowPriceTable())
+        client = openai.OpenAI(base_url="{fake_openai.base_url}", api_key="k", max_retries=0)
+        with trace.get_tracer("app").start_as_current_span("outer"):
+            client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{{"role": "user", "content": "hi"}}]
+            )
+    """
+    output = console_output(app)
+    assert output.count("── trace ") == 1, output
+    lines = output.splitlines()
+    assert lines[1].startswith("└─ outer")
+    assert any(line.startswith("   └─ chat gpt-4o-mini") for line in lines), output
 
 
 def test_console_and_otlp_export_together(receiver: OTLPReceiver) -> None:

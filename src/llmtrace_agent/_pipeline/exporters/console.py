@@ -32,6 +32,13 @@ class ConsoleTreeExporter(SpanExporter):
         self._pending: dict[int, list[ReadableSpan]] = {}
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if any(span.parent is None or span.parent.is_remote for span in spans):
+            # The first model spans end once the price table is loaded (``usage.with_prices``),
+            # in its loader thread, maybe after their trace's root: let them land first. Looked
+            # up, not imported: a process that made no LLM call never loads that module.
+            usage = sys.modules.get("llmtrace_agent.toolkit.genai.usage")
+            if usage is not None:
+                usage.wait_for_prices()
         finished: list[list[ReadableSpan]] = []
         with self._lock:
             for span in spans:
