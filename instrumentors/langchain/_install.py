@@ -2,8 +2,9 @@
 LangChain and LangGraph start a run's code, and model calls and searches offered to the
 instrumentors beneath.
 
-- ``BaseCallbackManager.__init__``: every manager (LangChain makes one per run and step) carries
-  the ``RunTree`` handler as an inheritable handler, so no app code has to pass it.
+- ``BaseCallbackManager.__init__``: every run manager (``CallbackManager`` and its async twin:
+  LangChain makes one per run and step) carries the ``RunTree`` handler as an inheritable
+  handler, so no app code has to pass it. LangGraph's graph-lifecycle managers do not.
 - ``_set_config_context`` (langchain-core and LangGraph): LangChain runs the code of a runnable,
   tool or graph node in a copy of the context made for it (``set_config_context``), after the
   run started. The run's span is made current in that copy, and never detached: the copy is
@@ -65,6 +66,7 @@ _REACT_AGENT_MODULE = "langgraph.prebuilt.chat_agent_executor"
 def install(instrumentor: LangChainInstrumentor) -> None:
     """Patch langchain-core now and LangGraph when it is imported."""
     from langchain_core import retrievers
+    from langchain_core.callbacks import AsyncCallbackManager, CallbackManager
     from langchain_core.callbacks import base as callbacks_base
     from langchain_core.language_models import chat_models, llms
     from langchain_core.tools import base as tools_base
@@ -72,11 +74,15 @@ def install(instrumentor: LangChainInstrumentor) -> None:
     tree = RunTree(instrumentor.tracer, instrumentor)
     wrap = instrumentor.wrap
 
+    run_managers = (CallbackManager, AsyncCallbackManager)
+
     def add_handler(wrapped: Call, manager: object, args: tuple, kwargs: dict) -> None:
         wrapped(*args, **kwargs)
         with internal_errors:
-            if tree not in manager.handlers:  # type: ignore[attr-defined]
-                manager.add_handler(tree, inherit=True)  # type: ignore[attr-defined]
+            # Run managers only: LangGraph's graph-lifecycle managers (``on_interrupt``,
+            # ``on_resume``) keep their own kind of handler, which RunTree is not.
+            if isinstance(manager, run_managers) and tree not in manager.handlers:
+                manager.add_handler(tree, inherit=True)
 
     wrap(callbacks_base, "BaseCallbackManager.__init__", add_handler)
     enter_scope = _scope_entering(tree)

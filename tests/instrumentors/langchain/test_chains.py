@@ -209,6 +209,50 @@ def test_an_unnamed_graph_is_a_langgraph_workflow(agent):
     assert len(tree.operation("chat")) == 2  # untaken: LangChain's own model spans
 
 
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_a_graph_interrupted_and_resumed_is_two_runs_without_callback_errors(
+    agent, fake_openai, caplog, mode
+):
+    """LangGraph 1.2 tells its own graph-lifecycle handlers of interrupts and resumes, through
+    managers of its own: our handler is not one of them (else LangChain logs an error for each
+    event it lacks, into the app's logs)."""
+    types = pytest.importorskip("langgraph.types")
+    if not hasattr(types, "interrupt"):
+        pytest.skip("this LangGraph has no interrupt()")
+    from langgraph.checkpoint.memory import MemorySaver
+    from langgraph.graph import START, StateGraph
+
+    model = chat_model(fake_openai)
+
+    def revise(state: dict) -> dict:
+        edited = types.interrupt({"text_to_revise": state["text"]})
+        return {"text": model.invoke(f"Revise: {edited}").content}
+
+    builder = StateGraph(Draft)
+    builder.add_node("revise", revise)
+    builder.add_edge(START, "revise")
+    graph = builder.compile(checkpointer=MemorySaver())
+    config = {"configurable": {"thread_id": "draft-1"}}
+    run = graph.invoke if mode == "invoke" else lambda *a: asyncio.run(graph.ainvoke(*a))
+
+    paused = run({"text": "original"}, config)
+    done = run(types.Command(resume="edited"), config)
+
+    assert "__interrupt__" in paused and done == {"text": "Hello from the fake server!"}
+    assert not [r for r in caplog.records if "callback" in r.getMessage()], caplog.text
+    tree = tree_of(agent, 5)
+    roots = tree.roots()
+    assert [root.name for root in roots] == ["invoke_workflow LangGraph"] * 2
+    assert all(root.status_code == "UNSET" for root in roots)  # an interrupt is no error
+    (chat,) = tree.operation("chat")
+    assert len(fake_openai.requests) == 1
+    assert tree.parent(chat).name == "revise" and tree.parent(tree.parent(chat)) is roots[1]
+
+
+class Draft(TypedDict):
+    text: str
+
+
 class Shelf(BaseRetriever):
     """A retriever over two documents; ``traced_store`` plays a vector store traced beneath."""
 
