@@ -53,7 +53,7 @@ class TracedServer:
     ) -> None:
         self.port = port
         # An unlinked file: nothing is left behind in /tmp (a suite run starts hundreds of servers).
-        self._log = tempfile.TemporaryFile()
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (open as long as the server object)
         settings = {
             "LLMTRACE_RAISE_INTERNAL_ERRORS": "true",
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
