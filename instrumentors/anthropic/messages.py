@@ -31,12 +31,7 @@ from llmtrace_agent.toolkit.genai import (
     tool_call_part,
     tool_call_response_part,
 )
-from llmtrace_agent.toolkit.genai.raw_response import (
-    AsyncRawResponseProxy,
-    LegacyRawResponseProxy,
-    RawResponseProxy,
-    parsed_now,
-)
+from llmtrace_agent.toolkit.genai.raw_response import RawResponses
 from llmtrace_agent.toolkit.readers import as_count, as_float, field
 
 TYPE_CHECKING = False
@@ -47,11 +42,8 @@ if TYPE_CHECKING:
 
 try:  # anthropic < 2: ``with_raw_response`` returns a LegacyAPIResponse; 2.x an APIResponse
     from anthropic._legacy_response import LegacyAPIResponse
-
-    _READ_RAW: tuple[type, ...] = (LegacyAPIResponse, APIResponse)
 except ImportError:  # pragma: no cover - anthropic 2.x
     LegacyAPIResponse = None  # type: ignore[assignment,misc]
-    _READ_RAW = (APIResponse,)
 
 # The platform clients' providers (GenAI registry values), for SDKs that do not declare their own.
 _PLATFORMS = (("Bedrock", "aws.bedrock"), ("Vertex", "gcp.vertex_ai"))
@@ -79,6 +71,9 @@ class MessagesOperation(LLMOperation):
 
     operation_name = "chat"
     provider_name = "anthropic"
+    # ``with_raw_response`` (every call of LangChain's ChatAnthropic) returns a raw response whose
+    # body is read unless streamed; ``with_streaming_response`` one whose body is still on the wire.
+    raw_responses = RawResponses(LegacyAPIResponse, APIResponse, AsyncAPIResponse)
 
     def __init__(self, stream_types: tuple[type, ...], always_streams: bool = False) -> None:
         self.stream_types = stream_types
@@ -121,25 +116,7 @@ class MessagesOperation(LLMOperation):
             server_port=port,
         )
 
-    def result_proxy(self, call: LLMCall, result: object) -> object | None:
-        # ``with_raw_response`` (every call of LangChain's ChatAnthropic) returns a raw response
-        # whose body is read unless streamed; ``with_streaming_response`` one whose body is
-        # still on the wire. A read one is recorded now (record_response parses it).
-        if isinstance(result, _READ_RAW):
-            if getattr(result.http_response, "is_closed", False):
-                return None
-            if isinstance(result, APIResponse):
-                return RawResponseProxy(result, call, self)
-            return LegacyRawResponseProxy(result, call, self)
-        if isinstance(result, AsyncAPIResponse):  # its parse() is a coroutine: the user awaits it
-            return AsyncRawResponseProxy(result, call, self)
-        return None
-
     def record_response(self, call: LLMCall, response: object) -> None:
-        if isinstance(response, _READ_RAW):
-            response = parsed_now(response)
-            if response is None:
-                return
         stop_reason = getattr(response, "stop_reason", None)
         output = None
         if call.capture_content:

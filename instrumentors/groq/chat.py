@@ -6,7 +6,15 @@ Groq streams report usage in the final chunk's ``x_groq.usage`` (and, with
 
 from __future__ import annotations
 
+from groq._response import APIResponse, AsyncAPIResponse
+
+try:  # older releases' with_raw_response returns a LegacyAPIResponse
+    from groq._legacy_response import LegacyAPIResponse
+except ImportError:  # pragma: no cover - groq 1.x
+    LegacyAPIResponse = None  # type: ignore[assignment,misc]
+
 from llmtrace_agent.toolkit import genai
+from llmtrace_agent.toolkit.genai.raw_response import RawResponses
 from llmtrace_agent.toolkit.openai_shapes.chat import (
     ChatChoiceOutput,
     chat_output_message,
@@ -26,6 +34,9 @@ if TYPE_CHECKING:
     from llmtrace_agent.toolkit.genai import LLMCall
 
 GROQ = "groq"
+# ``with_raw_response`` returns a raw response whose body is read unless streamed,
+# ``with_streaming_response`` one whose body is still on the wire.
+RAW_RESPONSES = RawResponses(LegacyAPIResponse, APIResponse, AsyncAPIResponse)
 
 
 def new_request(
@@ -57,6 +68,7 @@ class GroqChatOperation(ChoicesOperation):
 
     operation_name = "chat"
     provider_name = GROQ
+    raw_responses = RAW_RESPONSES
     choice_output = ChatChoiceOutput
     stream_state_class = GroqStreamState
 
@@ -82,6 +94,7 @@ class GroqEmbeddingsOperation(genai.LLMOperation):
 
     operation_name = "embeddings"
     provider_name = GROQ
+    raw_responses = RAW_RESPONSES
 
     def request(
         self, instance: object, kwargs: Mapping[str, object], capture: bool

@@ -10,12 +10,7 @@ from openai._response import APIResponse, AsyncAPIResponse
 from openai.lib.azure import AsyncAzureOpenAI, AzureOpenAI
 
 from llmtrace_agent.toolkit import genai, semconv
-from llmtrace_agent.toolkit.genai.raw_response import (
-    AsyncRawResponseProxy,
-    LegacyRawResponseProxy,
-    RawResponseProxy,
-    parsed_now,
-)
+from llmtrace_agent.toolkit.genai.raw_response import RawResponses
 from llmtrace_agent.toolkit.readers import as_str, field
 
 TYPE_CHECKING = False
@@ -36,6 +31,9 @@ class OpenAIOperation(genai.LLMOperation):
     """One openai resource method; subclasses describe a family (chat, responses…)."""
 
     provider_name = OPENAI
+    # ``with_raw_response`` returns a LegacyAPIResponse (body already read unless streamed),
+    # ``with_streaming_response`` an (Async)APIResponse whose body is still on the wire.
+    raw_responses = RawResponses(LegacyAPIResponse, APIResponse, AsyncAPIResponse)
 
     def provider(self, instance: object) -> str:
         return provider_of(getattr(instance, "_client", None))
@@ -53,24 +51,7 @@ class OpenAIOperation(genai.LLMOperation):
             return self.new_stream_state(call)
         return None
 
-    def result_proxy(self, call: LLMCall, result: object) -> object | None:
-        # ``with_raw_response`` returns a LegacyAPIResponse (body already read unless streamed),
-        # ``with_streaming_response`` an (Async)APIResponse whose body is still on the wire.
-        if isinstance(result, LegacyAPIResponse):
-            if getattr(result.http_response, "is_closed", False):
-                return None  # complete: record_response parses it now
-            return LegacyRawResponseProxy(result, call, self)
-        if isinstance(result, APIResponse):
-            return RawResponseProxy(result, call, self)
-        if isinstance(result, AsyncAPIResponse):
-            return AsyncRawResponseProxy(result, call, self)
-        return None
-
     def record_response(self, call: LLMCall, response: object) -> None:
-        if isinstance(response, LegacyAPIResponse):
-            response = parsed_now(response)
-            if response is None:
-                return
         self.record(call, response)
 
     def response_metric_attributes(self, call: LLMCall, response: object) -> dict | None:

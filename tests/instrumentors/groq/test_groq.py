@@ -245,3 +245,57 @@ def test_embeddings_span(agent, fake_openai):
     assert span.name == "embeddings nomic-embed-text-v1_5"
     assert span.attributes[semconv.GEN_AI_PROVIDER_NAME] == "groq"
     assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 8
+
+
+def test_a_raw_response_call_records_its_response_and_returns_the_sdks_object(
+    agent, fake_openai
+):
+    fake_openai.reply(Reply(body=chat_completion(model=MODEL, usage=chat_usage(12, 5))))
+
+    raw = client(fake_openai).chat.completions.with_raw_response.create(
+        model=MODEL, messages=MESSAGES
+    )
+    completion = raw.parse()
+
+    assert isinstance(completion, groq.types.chat.ChatCompletion)
+    assert raw.parse() is completion  # the SDK's cached object, parsed once
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-fake-1"
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 12
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_a_streaming_response_is_recorded_when_its_parsed_stream_ends(agent, fake_openai):
+    fake_openai.reply(Reply(events=groq_chunks()))
+
+    with client(fake_openai).chat.completions.with_streaming_response.create(
+        model=MODEL, messages=MESSAGES, stream=True
+    ) as response:
+        assert not agent.receiver.spans  # the body is still on the wire: the span is open
+        text = "".join(
+            chunk.choices[0].delta.content or "" for chunk in response.parse() if chunk.choices
+        )
+
+    assert text == "Hello from the fake server!"
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 30
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+
+
+def test_an_async_raw_response_call_is_recorded(agent, fake_openai):
+    fake_openai.reply(Reply(body=chat_completion(model=MODEL, usage=chat_usage(7, 3))))
+
+    async def main():
+        raw = await async_client(fake_openai).chat.completions.with_raw_response.create(
+            model=MODEL, messages=MESSAGES
+        )
+        parsed = raw.parse()  # a coroutine where the SDK returns an AsyncAPIResponse
+        return await parsed if asyncio.iscoroutine(parsed) else parsed
+
+    completion = asyncio.run(main())
+
+    assert isinstance(completion, groq.types.chat.ChatCompletion)
+    span = llm_span(agent)
+    assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 7
+    assert span.attributes[semconv.GEN_AI_RESPONSE_ID] == "chatcmpl-fake-1"

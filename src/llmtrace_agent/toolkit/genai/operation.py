@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from llmtrace_agent.toolkit.genai.call import LLMCall, Request
+    from llmtrace_agent.toolkit.genai.raw_response import RawResponses
 
 
 class StreamState:
@@ -40,6 +41,11 @@ class LLMOperation:
     span is its child and no inner SDK adds a second model span). Install ``llm_wrapper`` on
     such a method even when it is an async generator: calling it returns the stream at once."""
 
+    raw_responses: RawResponses | None = None
+    """A Stainless SDK's raw-response classes (openai, anthropic, groq…): set, a call made through
+    ``with_raw_response`` / ``with_streaming_response`` is recorded like any other, its span kept
+    open until the user parses or closes the body (``toolkit.genai.raw_response``)."""
+
     def provider(self, instance: object) -> str:
         """The provider for the client ``instance`` (e.g. Azure OpenAI is ``azure.ai.openai``)."""
         return self.provider_name
@@ -58,5 +64,7 @@ class LLMOperation:
     def result_proxy(self, call: LLMCall, result: object) -> object | None:
         """A stand-in for a ``result`` that is neither a stream nor a complete response, which
         takes over ending ``call`` (e.g. a raw HTTP response whose body the user parses later:
-        Stainless SDKs' ``with_raw_response`` / ``with_streaming_response``); None otherwise."""
-        return None
+        Stainless SDKs' ``with_raw_response`` / ``with_streaming_response``, handled here when
+        ``raw_responses`` is set); None otherwise."""
+        raw = self.raw_responses
+        return None if raw is None else raw.proxy(call, result, self)

@@ -4,7 +4,8 @@ the response, or drops it.
 
 ``parse()`` returning a complete response records it and ends the span; returning a stream
 hands the span over to a genai stream proxy (then the span ends with that stream). The user
-gets the SDK's own objects back, behind transparent wrapt proxies.
+gets the SDK's own objects back, behind transparent wrapt proxies. An instrumentor names its
+SDK's raw-response classes once, in ``LLMOperation.raw_responses``; the shared wrappers do the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +22,47 @@ if TYPE_CHECKING:
     from llmtrace_agent.toolkit.genai.call import LLMCall
     from llmtrace_agent.toolkit.genai.operation import LLMOperation
 
-__all__ = ["AsyncRawResponseProxy", "LegacyRawResponseProxy", "RawResponseProxy", "parsed_now"]
+__all__ = [
+    "AsyncRawResponseProxy",
+    "LegacyRawResponseProxy",
+    "RawResponseProxy",
+    "RawResponses",
+    "parsed_now",
+]
+
+
+class RawResponses:
+    """One Stainless SDK's raw-response classes: ``legacy`` (``LegacyAPIResponse``, where the
+    release has it: ``with_raw_response`` of openai and of anthropic < 2), ``sync`` and
+    ``async_`` (``APIResponse``, ``AsyncAPIResponse``)."""
+
+    __slots__ = ("_async", "_legacy", "_sync", "_synchronous")
+
+    def __init__(self, legacy: type | None, sync: type, async_: type) -> None:
+        self._legacy = legacy
+        self._sync = sync
+        self._async = async_
+        self._synchronous: tuple[type, ...] = (sync,) if legacy is None else (legacy, sync)
+
+    def proxy(self, call: LLMCall, result: object, operation: LLMOperation) -> object | None:
+        """A proxy keeping the span open until the body is parsed or closed; None for a body
+        already read (``parsed`` reads it now) or for anything else."""
+        if isinstance(result, self._synchronous):
+            if getattr(getattr(result, "http_response", None), "is_closed", False):
+                return None
+            if self._legacy is not None and isinstance(result, self._legacy):
+                return LegacyRawResponseProxy(result, call, operation)
+            return RawResponseProxy(result, call, operation)
+        if isinstance(result, self._async):  # its parse() is a coroutine: the user awaits it
+            return AsyncRawResponseProxy(result, call, operation)
+        return None
+
+    def parsed(self, response: object) -> object | None:
+        """The response to record: the body of a read raw response (None if it does not
+        parse), any other response as it is."""
+        if isinstance(response, self._synchronous):
+            return parsed_now(response)
+        return response
 
 
 def parsed_now(response: object) -> object | None:

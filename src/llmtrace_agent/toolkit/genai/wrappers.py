@@ -154,7 +154,10 @@ def _finish(
         stand_in = operation.result_proxy(call, result)
         if stand_in is not None:
             return stand_in
-        operation.record_response(call, result)
+        raw = operation.raw_responses
+        response = result if raw is None else raw.parsed(result)  # a raw body already read
+        if response is not None:
+            operation.record_response(call, response)
     except Exception as exc:
         _end(call, None)
         guard.handle(exc)
