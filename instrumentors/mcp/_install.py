@@ -14,8 +14,10 @@
   notification from the peer.
 - Transports: ``stdio_client``/``stdio_server``, the streamable HTTP client's ``post_writer`` and
   the server transport's ``connect`` register what they hand the session (``network.transport``,
-  server address, session id). The HTTP client sends each POST in a task of its own: it runs in
-  the request's MCP span context (read back from ``_meta``), so the HTTP spans nest under it.
+  server address, session id). ``get_default_environment`` (the variables a stdio server the
+  client starts inherits) gets the agent's, so that server is traced too. The HTTP client sends
+  each POST in a task of its own: it runs in the request's MCP span context (read back from
+  ``_meta``), so the HTTP spans nest under it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from llmtrace_agent.instrumentors.mcp._spans import (
     session_attributes,
 )
 from llmtrace_agent.toolkit import semconv
+from llmtrace_agent.toolkit.child_processes import traced_child_environment
 from llmtrace_agent.toolkit.genai.agent_spans import current_tool_span
 from llmtrace_agent.toolkit.guard import internal_errors
 
@@ -98,6 +101,7 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     client_stdio = importlib.import_module("mcp.client.stdio")
     server_stdio = importlib.import_module("mcp.server.stdio")
     wrap(client_stdio, "stdio_client", stdio)
+    wrap(client_stdio, "get_default_environment", server_inherits_tracing)
     wrap(server_stdio, "stdio_server", stdio)
     wrap(module, "stdio_client", stdio)  # the package re-exports both
     wrap(module, "stdio_server", stdio)
@@ -448,6 +452,23 @@ def tag_streams(
         return manager
 
     return tagged
+
+
+def server_inherits_tracing(
+    wrapped: Callable[..., object],
+    instance: object,
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+) -> object:
+    """``stdio_client`` starts its server with these variables only (``HOME``, ``PATH``,
+    ``USER``…, the app's ``env`` merged over them): add the agent's, so a Python server is traced
+    too and its spans join the client's trace. The app's own values win."""
+    env = wrapped(*args, **kwargs)
+    with internal_errors:
+        if isinstance(env, dict):
+            for key, value in traced_child_environment().items():
+                env.setdefault(key, value)
+    return env
 
 
 def stdio_transport(instance: object, args: object, kwargs: object) -> Transport:

@@ -28,6 +28,7 @@ from opentelemetry.trace import SpanKind
 from llmtrace_agent.instrumentors.mcp._install import (
     end_sent,
     post_writer_registers,
+    server_inherits_tracing,
     stdio_transport,
     tag_streams,
     traces_this_call,
@@ -88,7 +89,9 @@ def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     wrap(direct, "DirectDispatcher.notify", _notify(tracer, durations))
     # The transports register what they hand the dispatcher, as with 1.x.
     stdio = tag_streams(stdio_transport)
-    wrap(importlib.import_module("mcp.client.stdio"), "stdio_client", stdio)
+    client_stdio = importlib.import_module("mcp.client.stdio")
+    wrap(client_stdio, "stdio_client", stdio)
+    wrap(client_stdio, "get_default_environment", server_inherits_tracing)
     wrap(importlib.import_module("mcp.server.stdio"), "stdio_server", stdio)
     wrap(module, "stdio_client", stdio)  # the package re-exports both
     wrap(module, "stdio_server", stdio)
