@@ -202,10 +202,14 @@ def _start_sending(
             if isinstance(request_id, int):
                 attributes[semconv.JSONRPC_REQUEST_ID] = str(request_id)
         attributes.update(session_attributes(session))
+        enclosing = enclosing_client_span(method) if request else None
         tool_span = current_tool_span() if method == "tools/call" else None
         if tool_span is not None and not traces_this_call(tool_span, attributes):
             tool_span = None
-        if tool_span is not None:  # the framework's execute_tool span: the spec's merge
+        if enclosing is not None:  # another MCP instrumentation's span for this very message
+            enrich(enclosing, attributes)
+            span, owned = enclosing, False
+        elif tool_span is not None:  # the framework's execute_tool span: the spec's merge
             del attributes[semconv.GEN_AI_OPERATION_NAME]
             if semconv.GEN_AI_TOOL_NAME in (getattr(tool_span, "attributes", None) or {}):
                 attributes.pop(semconv.GEN_AI_TOOL_NAME, None)  # the framework's name stays
@@ -225,6 +229,28 @@ def _start_sending(
                 kwargs = {**kwargs, keyword: message}
         return span, owned, method, args, kwargs
     return None
+
+
+def enclosing_client_span(method: str) -> trace.Span | None:
+    """The current span, when it is another instrumentation's CLIENT span for this very request.
+
+    FastMCP's client (the ``fastmcp`` package, on this SDK's sessions) traces each call itself,
+    around the session's send: a span of ours inside it would repeat it. That span gets our
+    attributes and carries the context instead.
+    """
+    span = trace.get_current_span()
+    if getattr(span, "kind", None) is not _CLIENT or not span.is_recording():
+        return None
+    known = getattr(span, "attributes", None) or {}
+    if known.get(semconv.MCP_METHOD_NAME) != method or semconv.JSONRPC_REQUEST_ID in known:
+        return None  # another request's span (ours carry the request id from the start)
+    return span
+
+
+def enrich(span: trace.Span, attributes: dict[str, object]) -> None:
+    """Add what ``span`` lacks of ``attributes``."""
+    known = getattr(span, "attributes", None) or {}
+    span.set_attributes({key: value for key, value in attributes.items() if key not in known})
 
 
 def traces_this_call(tool_span: trace.Span, attributes: dict[str, object]) -> bool:
