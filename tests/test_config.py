@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -281,3 +282,25 @@ def test_traced_program_gets_its_configuration_from_the_environment() -> None:
     )
     assert "capture_content=True" in result.stdout
     assert "service_name='svc'" in result.stdout
+
+
+def test_a_child_process_inherits_the_bootstrap_and_the_settings_only_under_the_launcher(
+    receiver,
+) -> None:
+    program = code(
+        """
+        import json
+        from llmtrace_agent.toolkit.child_processes import traced_child_environment
+        print(json.dumps(traced_child_environment()))
+        """
+    )
+    result = run_traced(program, receiver, env={"LLMTRACE_SERVICE_NAME": "svc", "HOME_X": "1"})
+    assert result.returncode == 0, result.stderr
+    env = json.loads(result.stdout)
+    assert env["PYTHONPATH"].endswith("bootstrap")
+    assert env["LLMTRACE_SERVICE_NAME"] == "svc"
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == receiver.endpoint
+    assert "HOME_X" not in env and "PATH" not in env
+    from llmtrace_agent.toolkit.child_processes import traced_child_environment
+
+    assert traced_child_environment() == {}  # this process started the agent in code, if at all

@@ -14,8 +14,10 @@
   notification from the peer.
 - Transports: ``stdio_client``/``stdio_server``, the streamable HTTP client's ``post_writer`` and
   the server transport's ``connect`` register what they hand the session (``network.transport``,
-  server address, session id). The HTTP client sends each POST in a task of its own: it runs in
-  the request's MCP span context (read back from ``_meta``), so the HTTP spans nest under it.
+  server address, session id). ``get_default_environment`` (the variables a stdio server the
+  client starts inherits) gets the agent's, so that server is traced too. The HTTP client sends
+  each POST in a task of its own: it runs in the request's MCP span context (read back from
+  ``_meta``), so the HTTP spans nest under it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from llmtrace_agent.instrumentors.mcp._spans import (
     session_attributes,
 )
 from llmtrace_agent.toolkit import semconv
+from llmtrace_agent.toolkit.child_processes import traced_child_environment
 from llmtrace_agent.toolkit.genai.agent_spans import current_tool_span
 from llmtrace_agent.toolkit.guard import internal_errors
 
@@ -98,6 +101,7 @@ def install(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     client_stdio = importlib.import_module("mcp.client.stdio")
     server_stdio = importlib.import_module("mcp.server.stdio")
     wrap(client_stdio, "stdio_client", stdio)
+    wrap(client_stdio, "get_default_environment", server_inherits_tracing)
     wrap(server_stdio, "stdio_server", stdio)
     wrap(module, "stdio_client", stdio)  # the package re-exports both
     wrap(module, "stdio_server", stdio)
@@ -198,10 +202,14 @@ def _start_sending(
             if isinstance(request_id, int):
                 attributes[semconv.JSONRPC_REQUEST_ID] = str(request_id)
         attributes.update(session_attributes(session))
+        enclosing = enclosing_client_span(method) if request else None
         tool_span = current_tool_span() if method == "tools/call" else None
         if tool_span is not None and not traces_this_call(tool_span, attributes):
             tool_span = None
-        if tool_span is not None:  # the framework's execute_tool span: the spec's merge
+        if enclosing is not None:  # another MCP instrumentation's span for this very message
+            enrich(enclosing, attributes)
+            span, owned = enclosing, False
+        elif tool_span is not None:  # the framework's execute_tool span: the spec's merge
             del attributes[semconv.GEN_AI_OPERATION_NAME]
             if semconv.GEN_AI_TOOL_NAME in (getattr(tool_span, "attributes", None) or {}):
                 attributes.pop(semconv.GEN_AI_TOOL_NAME, None)  # the framework's name stays
@@ -221,6 +229,28 @@ def _start_sending(
                 kwargs = {**kwargs, keyword: message}
         return span, owned, method, args, kwargs
     return None
+
+
+def enclosing_client_span(method: str) -> trace.Span | None:
+    """The current span, when it is another instrumentation's CLIENT span for this very request.
+
+    FastMCP's client (the ``fastmcp`` package, on this SDK's sessions) traces each call itself,
+    around the session's send: a span of ours inside it would repeat it. That span gets our
+    attributes and carries the context instead.
+    """
+    span = trace.get_current_span()
+    if getattr(span, "kind", None) is not _CLIENT or not span.is_recording():
+        return None
+    known = getattr(span, "attributes", None) or {}
+    if known.get(semconv.MCP_METHOD_NAME) != method or semconv.JSONRPC_REQUEST_ID in known:
+        return None  # another request's span (ours carry the request id from the start)
+    return span
+
+
+def enrich(span: trace.Span, attributes: dict[str, object]) -> None:
+    """Add what ``span`` lacks of ``attributes``."""
+    known = getattr(span, "attributes", None) or {}
+    span.set_attributes({key: value for key, value in attributes.items() if key not in known})
 
 
 def traces_this_call(tool_span: trace.Span, attributes: dict[str, object]) -> bool:
@@ -448,6 +478,23 @@ def tag_streams(
         return manager
 
     return tagged
+
+
+def server_inherits_tracing(
+    wrapped: Callable[..., object],
+    instance: object,
+    args: tuple[object, ...],
+    kwargs: dict[str, object],
+) -> object:
+    """``stdio_client`` starts its server with these variables only (``HOME``, ``PATH``,
+    ``USER``…, the app's ``env`` merged over them): add the agent's, so a Python server is traced
+    too and its spans join the client's trace. The app's own values win."""
+    env = wrapped(*args, **kwargs)
+    with internal_errors:
+        if isinstance(env, dict):
+            for key, value in traced_child_environment().items():
+                env.setdefault(key, value)
+    return env
 
 
 def stdio_transport(instance: object, args: object, kwargs: object) -> Transport:

@@ -26,8 +26,11 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from llmtrace_agent.instrumentors.mcp._install import (
+    enclosing_client_span,
     end_sent,
+    enrich,
     post_writer_registers,
+    server_inherits_tracing,
     stdio_transport,
     tag_streams,
     traces_this_call,
@@ -88,7 +91,9 @@ def install_v2(instrumentor: MCPInstrumentor, module: ModuleType) -> None:
     wrap(direct, "DirectDispatcher.notify", _notify(tracer, durations))
     # The transports register what they hand the dispatcher, as with 1.x.
     stdio = tag_streams(stdio_transport)
-    wrap(importlib.import_module("mcp.client.stdio"), "stdio_client", stdio)
+    client_stdio = importlib.import_module("mcp.client.stdio")
+    wrap(client_stdio, "stdio_client", stdio)
+    wrap(client_stdio, "get_default_environment", server_inherits_tracing)
     wrap(importlib.import_module("mcp.server.stdio"), "stdio_server", stdio)
     wrap(module, "stdio_client", stdio)  # the package re-exports both
     wrap(module, "stdio_server", stdio)
@@ -133,8 +138,12 @@ def _send(tracer: trace.Tracer, durations: Durations, capture: Callable[[], bool
             params = args[1] if len(args) > 1 else kwargs.get("params")
             if isinstance(method, str):
                 name, attributes = describe(method, params)
+                enclosing = enclosing_client_span(method)
                 tool_span = current_tool_span() if method == "tools/call" else None
-                if tool_span is not None and traces_this_call(tool_span, attributes):
+                if enclosing is not None:  # another MCP instrumentation's span for it
+                    enrich(enclosing, {**attributes, **session_attributes(instance)})
+                    merged = enclosing  # current: the SDK injects its context
+                elif tool_span is not None and traces_this_call(tool_span, attributes):
                     del attributes[semconv.GEN_AI_OPERATION_NAME]
                     known = getattr(tool_span, "attributes", None) or {}
                     if semconv.GEN_AI_TOOL_NAME in known:

@@ -8,6 +8,7 @@ It runs in every traced process before the user's code, so it imports nothing he
 from __future__ import annotations
 
 import os
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -682,6 +683,25 @@ def _parse_into(
         if exc.usable is not None:
             values[setting.field] = exc.usable
         invalid.append((name, raw, str(exc), setting.field))
+
+
+_INHERITED_PREFIXES = ("LLMTRACE_", "OTEL_")
+
+
+def traced_child_environment() -> dict[str, str]:
+    """The variables a child process needs to be traced like this one: the launcher's bootstrap
+    directory as its PYTHONPATH, and the agent's and OpenTelemetry's settings.
+
+    For libraries that start processes with a scrubbed environment (an MCP client's stdio
+    server), which would otherwise run untraced. Empty when this process was not started
+    through the bootstrap (``llmtrace_agent.start()`` in code): there is nothing to hand on.
+    """
+    bootstrap_dirs = getattr(sys, "_llmtrace_bootstrap_dirs", None)
+    if not bootstrap_dirs:
+        return {}
+    env = {key: value for key, value in os.environ.items() if key.startswith(_INHERITED_PREFIXES)}
+    env["PYTHONPATH"] = os.pathsep.join(bootstrap_dirs)
+    return env
 
 
 def markdown_table() -> str:

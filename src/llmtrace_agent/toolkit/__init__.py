@@ -14,6 +14,8 @@ Its modules are the public API (``__all__`` in each), covered by the compatibili
 - ``http_server``: HTTP server spans (context in, route, status, exclusions), for middlewares.
 - ``http_spans``: HTTP client spans, redaction and propagation; ``context_flags``: whether a
   model call or an HTTP request span is open; ``semconv``: attribute names.
+- ``child_processes``: the environment a child process started with a scrubbed one needs to be
+  traced too.
 
 Nothing here is imported at start-up: instrumentors import it from ``instrument()`` on.
 """

@@ -1,8 +1,8 @@
 """The MCP client the tests run: ``python client_app.py stdio`` or ``... http URL``.
 
 Sends each kind of request once and prints what the server answered, so the test sees the
-client worked. Over stdio it starts the server under llmtrace-run too (with this environment:
-the same OTLP receiver).
+client worked. Over stdio it starts the server as apps do: a plain ``python``, with the SDK's
+scrubbed default environment (only the variable it needs added): the agent must hand itself on.
 """
 
 from __future__ import annotations
@@ -52,11 +52,10 @@ async def main() -> None:
         async with http_client(sys.argv[2]) as streams, ClientSession(*streams[:2]) as session:
             await exercise(session)
     else:
-        launcher = [sys.executable, "-m", "llmtrace_agent", "--", sys.executable]
         server = StdioServerParameters(
-            command=launcher[0],
-            args=[*launcher[1:], str(HERE / "server_app.py"), "stdio"],
-            env=dict(os.environ),
+            command=sys.executable,
+            args=[str(HERE / "server_app.py"), "stdio"],
+            env={"FAKE_OPENAI_URL": os.environ["FAKE_OPENAI_URL"]},
         )
         async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
             await exercise(session)

@@ -69,6 +69,7 @@ def check_client_output(output: str) -> None:
 
 @pytest.fixture(scope="module")
 def stdio_run(_fake_openai: FakeOpenAI) -> Iterator[Run]:
+    """The client under llmtrace-run starts its server as a plain ``python`` over stdio."""
     receiver = OTLPReceiver()
     _fake_openai.clear()
     try:
@@ -195,6 +196,16 @@ def test_a_model_call_in_a_tool_is_one_chat_span_under_the_servers_tool_span(run
     assert len(chats) == run.model_requests == 1
     assert chats[0].trace_id == client.trace_id
     assert chats[0].parent_span_id == server.span_id
+
+
+def test_a_stdio_server_started_with_the_sdks_default_environment_is_traced(
+    stdio_run: Run,
+) -> None:
+    # The SDK passes a server only HOME, PATH, USER… (and the app's env): the agent adds its own,
+    # so the server process exports its SERVER spans (over a connection of its own) too.
+    client, server = stdio_run.pair("tools/call get_weather")
+    assert server.parent_span_id == client.span_id
+    assert server.client_port != client.client_port
 
 
 def test_stdio_is_a_pipe(stdio_run: Run) -> None:

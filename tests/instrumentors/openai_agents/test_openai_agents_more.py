@@ -74,6 +74,61 @@ def test_an_mcp_server_tool_call_is_an_execute_tool_span_under_its_agent(
     assert tool.status_code != "ERROR"
 
 
+def test_an_mcp_stdio_server_started_by_an_app_under_the_launcher_joins_its_trace(
+    receiver, fake_openai, sdk_upload, tmp_path
+):
+    # The SDK starts the server with the MCP SDK's scrubbed environment (no PYTHONPATH, no
+    # OTEL_*): the agent hands itself on, so the server's span is under the agent's tool span.
+    from tests.instrumentors.openai_agents.conftest import INGEST_PATH
+    from tests.support.agent import code, run_traced
+    from tests.support.fake_openai import API_KEY
+
+    script = tmp_path / "weather_server.py"
+    script.write_text(MCP_SERVER)
+    tool_call_then_answer(fake_openai)
+    app = code(
+        f"""
+        import asyncio
+        import sys
+
+        from agents import Agent, Runner
+        from agents.mcp import MCPServerStdio
+        from agents.tracing import processors
+
+        processors.default_exporter().endpoint = {sdk_upload.url(INGEST_PATH)!r}  # not OpenAI
+
+
+        async def main():
+            params = {{"command": sys.executable, "args": [{str(script)!r}]}}
+            async with MCPServerStdio(params=params, name="weather") as server:
+                agent = Agent(name="weather", instructions="Answer.", mcp_servers=[server])
+                print((await Runner.run(agent, "Weather in Paris?")).final_output)
+
+
+        asyncio.run(main())
+        """
+    )
+    env = {"OPENAI_BASE_URL": fake_openai.base_url, "OPENAI_API_KEY": API_KEY}
+
+    result = run_traced(app, receiver, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert "Hello from the fake server!" in result.stdout
+    assert "Failed to detach" not in result.stderr, result.stderr
+
+    def is_served_call(span: Any) -> bool:
+        return span.kind == "SERVER" and span.name == "tools/call get_weather"
+
+    receiver.wait_for_spans(1, where=is_served_call)
+    spans = receiver.spans
+    (tool,) = by_name(spans, "execute_tool get_weather")
+    (served,) = [s for s in spans if is_served_call(s)]
+    assert served.parent_span_id == tool.span_id
+    assert served.client_port != tool.client_port  # exported by the server's process
+    agents = [s for s in spans if s.attributes.get(semconv.GEN_AI_AGENT_NAME) == "weather"]
+    assert len({s.trace_id for s in [*agents, served]}) == 1
+
+
 def test_a_custom_span_is_a_span_named_by_the_app(agent, fake_openai):
     from agents import custom_span
     from agents import trace as agents_trace
