@@ -247,9 +247,7 @@ def test_embeddings_span(agent, fake_openai):
     assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 8
 
 
-def test_a_raw_response_call_records_its_response_and_returns_the_sdks_object(
-    agent, fake_openai
-):
+def test_a_raw_response_call_records_its_response_and_returns_the_sdks_object(agent, fake_openai):
     fake_openai.reply(Reply(body=chat_completion(model=MODEL, usage=chat_usage(12, 5))))
 
     raw = client(fake_openai).chat.completions.with_raw_response.create(
