@@ -71,9 +71,9 @@ class TracedServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready(ready_path)
+        self.wait_ready(ready_path)
 
-    def _wait_ready(self, path: str, timeout: float = 30.0) -> None:
+    def wait_ready(self, path: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -98,6 +98,11 @@ NEVER_CAPTURED_HEADERS = frozenset(
 """Headers no allow-list can record: credentials, session cookies, API keys."""
 
 _SERVER = SpanKind.SERVER
+# What ends a request as an error: the app failed, or the process was stopped in the middle of it
+# (gunicorn's worker timeout and quick shutdown raise SystemExit inside the view, Ctrl-C
+# KeyboardInterrupt): the request went unanswered. A cancelled task or closed generator is the
+# client leaving, recorded as a disconnect instead.
+_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 _ERROR = Status(StatusCode.ERROR)
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -193,7 +198,7 @@ class ServerRequest:
             if route is not None:
                 span.set_attribute(HTTP_ROUTE, route)
                 span.update_name(f"{self._name} {route}")
-            if exc is not None and isinstance(exc, Exception):
+            if exc is not None and isinstance(exc, _FAILURES):
                 span.set_attribute(ERROR_TYPE, error_type(type(exc)))
                 span.record_exception(exc)
                 span.set_status(_ERROR)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmtrace_agent.toolkit import semconv
-from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_openai import FakeOpenAI, Reply, chat_completion
 from tests.support.otlp_receiver import OTLPReceiver
 from tests.support.server_scenario import TRACE_ID, TRACEPARENT, collect, server_span
 from tests.support.servers import TracedServer, free_port
@@ -100,5 +100,46 @@ def test_every_request_of_every_worker_is_exported_after_a_signal(
         assert failed.attributes[semconv.ERROR_TYPE] == "RuntimeError"
         assert failed.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 500
         assert not [s for s in spans if s.attributes.get(semconv.URL_PATH) == "/health"]
+    finally:
+        receiver.close()
+
+
+def test_a_request_killed_by_the_worker_timeout_is_an_error_and_the_next_worker_traces(
+    fake_openai: FakeOpenAI,
+) -> None:
+    # An LLM answer slower than gunicorn's --timeout: the master aborts the worker (SIGABRT, which
+    # gunicorn turns into SystemExit inside the view) and forks a new one.
+    receiver = OTLPReceiver()
+    port = free_port()
+    server = TracedServer(
+        gunicorn(port, "-w", "1", "--timeout", "1"),
+        port,
+        receiver,
+        APPS,
+        env={"FAKE_OPENAI_URL": fake_openai.base_url, "LLMTRACE_SERVER_EXCLUDE_URLS": "/health"},
+        ready_path="/health",
+    )
+    try:
+        fake_openai.reply(Reply(body=chat_completion(), delay=4))
+        assert server.get("/hello/slow")[0] == 500  # gunicorn's answer for the aborted request
+        server.wait_ready("/health")  # the replacement worker
+        assert server.get("/hello/ada")[0] == 200
+    finally:
+        code = server.stop(signal.SIGTERM)
+    try:
+        assert code == 0, server.output
+        spans = collect(receiver, 4)
+        killed, served = sorted(
+            (s for s in spans if s.kind == "SERVER"), key=lambda span: span.start_ns
+        )
+        assert killed.attributes[semconv.URL_PATH] == "/hello/slow"
+        assert killed.status_code == "ERROR"
+        assert killed.attributes[semconv.ERROR_TYPE] == "SystemExit"
+        [killed_llm] = [s for s in spans if s.parent_span_id == killed.span_id]
+        assert killed_llm.attributes[semconv.ERROR_TYPE] == "SystemExit"
+        assert served.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] == 200
+        assert served.status_code == "UNSET"
+        [served_llm] = [s for s in spans if s.parent_span_id == served.span_id]
+        assert served_llm.status_code == "UNSET"
     finally:
         receiver.close()
