@@ -1,5 +1,5 @@
-"""The span handler on LlamaIndex's root dispatcher: agent, workflow, tool, retrieval and query
-spans, current while LlamaIndex runs what they describe.
+"""The span handler on LlamaIndex's root dispatcher: agent, workflow, tool, retrieval, query and
+chat-engine spans, current while LlamaIndex runs what they describe.
 
 The dispatcher calls ``span_enter`` just before a component method runs and ``span_exit`` /
 ``span_drop`` just after, in the same context (the caller's for a sync method, the coroutine's
@@ -10,12 +10,20 @@ callback) never detaches the wrong context.
 
 Workflow steps run in tasks copied from their run's context, so a tool, model or retrieval span
 under a step is a child of the run (or, in an ``AgentWorkflow``, of the agent whose turn it is).
+
+A chat engine's streamed turn (``stream_chat``, ``astream_chat``) returns before its answer is
+made: a background writer (``StreamingAgentChatResponse.write_response_to_history`` in a
+LlamaIndex ``Thread``, or ``awrite_response_to_history`` in an asyncio task, both started in a
+copy of the turn's context) reads the model's stream. The turn's span ends when both the call has
+returned and that writer has finished, whichever comes last.
 """
 
 from __future__ import annotations
 
 import inspect
 import sys
+import threading
+import weakref
 from contextvars import ContextVar
 from typing import Any
 
@@ -25,6 +33,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from llmtrace_agent.instrumentors.llama_index._describe import agent_model_attributes
+from llmtrace_agent.instrumentors.llama_index._streams import follow
 from llmtrace_agent.toolkit import semconv
 from llmtrace_agent.toolkit.genai import agent_spans
 from llmtrace_agent.toolkit.genai.conventions import retrieval_top_k
@@ -41,6 +50,9 @@ if TYPE_CHECKING:
 
 # What a dispatcher span is to us, by (instance class, method name); None: not traced.
 RUN, STEP, TOOL, RETRIEVER, QUERY = "run", "step", "tool", "retriever", "query"
+CHAT, WRITER = "chat", "writer"
+_CHAT_METHODS = frozenset(("chat", "stream_chat", "achat", "astream_chat"))
+_WRITER_METHODS = frozenset(("write_response_to_history", "awrite_response_to_history"))
 _TOOL_METHODS = frozenset(("call", "acall"))
 _RETRIEVER_METHODS = frozenset(("retrieve", "aretrieve"))
 _QUERY_METHODS = frozenset(("query", "aquery"))
@@ -67,6 +79,7 @@ class Record:
         "tool_id",
         "top_k",
         "workflow",
+        "writer",
     )
 
     def __init__(self, kind: str, parent: Record | None) -> None:
@@ -87,6 +100,23 @@ class Record:
         """RUN of an AgentWorkflow: the workflow (its agents by name)."""
         self.current_token: object = None
         self.otel_token: object = None
+        self.writer: _Writer | None = None
+        """CHAT: the state of its background writer, if the turn streams."""
+
+
+class _Writer:
+    """A streamed chat turn's background writer: whether the call returned and whether the writer
+    finished (they race: the writer runs in another thread), the writer's error."""
+
+    __slots__ = ("error", "finished", "returned")
+
+    def __init__(self) -> None:
+        self.returned = False
+        self.finished = False
+        self.error: BaseException | None = None
+
+
+_writers_lock = threading.Lock()
 
 
 current: ContextVar[Record | None] = ContextVar("llmtrace_llama_index_record", default=None)
@@ -111,11 +141,14 @@ class Classes:
     def __init__(self) -> None:
         from llama_index.core.base.base_query_engine import BaseQueryEngine
         from llama_index.core.base.base_retriever import BaseRetriever
+        from llama_index.core.chat_engine.types import BaseChatEngine, StreamingAgentChatResponse
         from llama_index.core.tools.types import BaseTool
 
         self.tool = BaseTool
         self.retriever = BaseRetriever
         self.query_engine = BaseQueryEngine
+        self.chat_engine = BaseChatEngine
+        self.chat_stream = StreamingAgentChatResponse
         self._workflow: type | None = None
 
     # Resolved at the first run: the hook that installs us runs under an import lock.
@@ -181,7 +214,7 @@ def make_handler(instrumentor: Instrumentor) -> BaseSpanHandler:
             record = _records.pop(id_, None)
             if record is not None:
                 with internal_errors:
-                    _exit(tracer, record, result, None)
+                    _exit(tracer, classes, record, result, None)
 
         def span_drop(
             self,
@@ -194,13 +227,14 @@ def make_handler(instrumentor: Instrumentor) -> BaseSpanHandler:
             record = _records.pop(id_, None)
             if record is not None:
                 with internal_errors:
-                    _exit(tracer, record, None, err)
+                    _exit(tracer, classes, record, None, err)
 
     return LLMTraceSpanHandler()
 
 
 def _kind(classes: Classes, instance: object, id_: str) -> str | None:
-    """RUN, TOOL, RETRIEVER, QUERY or None for a component call (cached per class and method)."""
+    """RUN, TOOL, RETRIEVER, QUERY, CHAT, WRITER or None for a component call (cached per class
+    and method)."""
     method = id_[:-_UUID_SUFFIX].rpartition(".")[2]
     key = (type(instance), method)
     try:
@@ -216,6 +250,10 @@ def _kind(classes: Classes, instance: object, id_: str) -> str | None:
         kind = QUERY
     elif method == "run" and isinstance(instance, classes.workflow):
         kind = RUN
+    elif method in _CHAT_METHODS and isinstance(instance, classes.chat_engine):
+        kind = CHAT
+    elif method in _WRITER_METHODS and isinstance(instance, classes.chat_stream):
+        kind = WRITER
     _kinds[key] = kind
     return kind
 
@@ -271,6 +309,20 @@ def _enter(
         return
     elif kind == QUERY:
         record.span = tracer.start_span(f"query {type(instance).__name__}", kind=SpanKind.INTERNAL)
+    elif kind == CHAT:
+        if _inside(parent, CHAT):  # an engine's method calling another: one turn
+            return
+        name = f"chat_engine {type(instance).__name__}"
+        record.span = tracer.start_span(name, kind=SpanKind.INTERNAL)
+        record.writer = _Writer()  # used if the turn streams
+    elif kind == WRITER:
+        # A streamed turn's writer, in a copy of the turn's context: the turn waits for it.
+        turn = _enclosing(parent, CHAT)
+        if turn is None:
+            return
+        record.parent = turn
+        _records[id_] = record
+        return
     elif kind == RUN:
         record.span = _start_run(tracer, classes, instance, record)
     _records[id_] = record
@@ -341,7 +393,11 @@ def _make_current(record: Record, span: trace.Span | None) -> None:
 
 
 def _exit(
-    tracer: trace.Tracer, record: Record, result: object, error: BaseException | None
+    tracer: trace.Tracer,
+    classes: Classes,
+    record: Record,
+    result: object,
+    error: BaseException | None,
 ) -> None:
     if current.get() is record:  # in the context we entered in, or a copy of it
         try:
@@ -357,6 +413,9 @@ def _exit(
     if kind == RETRIEVER:
         _end_retrieval(tracer, record, result, error)
         return
+    if kind == WRITER:
+        _writer_finished(record.parent, error)  # type: ignore[arg-type]
+        return
     span = record.span
     if span is None:
         return
@@ -367,7 +426,10 @@ def _exit(
     elif kind == RUN and record.agent_span is not None:
         agent_spans.end_span(record.agent_span, error)
         record.agent_span = None
-    elif kind == QUERY and error is None and _end_with_stream(span, result):
+    elif error is None and (  # a stream: its end ends the span
+        (kind == QUERY and _end_with_stream(span, result))
+        or (kind == CHAT and _end_with_writer(classes, record, result))
+    ):
         return
     agent_spans.end_span(span, error)
 
@@ -394,8 +456,6 @@ def _end_retrieval(
 def _end_with_stream(span: trace.Span, result: object) -> bool:
     """A streaming query's answer: end the query span when its generator ends (or is dropped),
     with the span current while the app iterates it. False when ``result`` is no stream."""
-    from llmtrace_agent.instrumentors.llama_index._streams import follow
-
     generator = getattr(result, "response_gen", None)
     if generator is None:
         generator = getattr(result, "async_response_gen", None)
@@ -415,16 +475,74 @@ def _end_with_stream(span: trace.Span, result: object) -> bool:
     return True
 
 
+def _end_with_writer(classes: Classes, turn: Record, result: object) -> bool:
+    """A streamed chat turn: end its span when the model's stream has been read, by the turn's
+    background writer (it runs even if the app never reads the answer) or, without one
+    (``is_writing_to_memory=False``), by the app through the answer's generator. False when
+    ``result`` is no stream."""
+    if not isinstance(result, classes.chat_stream):
+        return False
+    span = turn.span
+    if not result.is_writing_to_memory:
+        stream = result.chat_stream if result.achat_stream is None else result.achat_stream
+        proxy = follow(
+            stream, trace.set_span_in_context(span), lambda error, last: _end_turn(turn, error)
+        )
+        if proxy is None:
+            return False
+        if result.achat_stream is None:
+            result.chat_stream = proxy
+        else:
+            result.achat_stream = proxy
+        return True
+    writer = turn.writer
+    with _writers_lock:
+        writer.returned = True  # type: ignore[union-attr]
+        finished = writer.finished  # type: ignore[union-attr]
+    if finished:
+        _end_turn(turn, writer.error)  # type: ignore[union-attr]
+    else:  # should the writer never run (its task cancelled before it started)
+        weakref.finalize(result, _end_turn, turn, None)
+    return True
+
+
+def _writer_finished(turn: Record, error: BaseException | None) -> None:
+    """The writer of a streamed turn finished: end the turn if its call has returned."""
+    writer = turn.writer
+    if writer is None:
+        return
+    with _writers_lock:
+        writer.finished = True
+        writer.error = error
+        returned = writer.returned
+    if returned:
+        _end_turn(turn, error)
+
+
+def _end_turn(turn: Record, error: BaseException | None) -> None:
+    """End a streamed turn's span, once (its writer, its call's return, its stream's end or the
+    collector, whichever comes first after the model's stream was read)."""
+    with _writers_lock:
+        span, turn.span = turn.span, None
+    if span is not None:
+        agent_spans.end_span(span, error)
+
+
+def _enclosing(record: Record | None, kind: str) -> Record | None:
+    """The nearest ``kind`` record at or above ``record`` in the same run."""
+    while record is not None:
+        if record.kind == kind:
+            return record
+        if record.kind == RUN:
+            return None
+        record = record.parent
+    return None
+
+
 def _inside(record: Record | None, kind: str) -> bool:
     """Whether ``record`` is, or runs inside, a ``kind`` call of the same run (an agent run by
     a tool starts afresh: its tools are calls of their own)."""
-    while record is not None:
-        if record.kind == kind:
-            return True
-        if record.kind == RUN:
-            return False
-        record = record.parent
-    return False
+    return _enclosing(record, kind) is not None
 
 
 def _tool_call_id(record: Record | None) -> str | None:
