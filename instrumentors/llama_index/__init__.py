@@ -1,13 +1,13 @@
-"""llama_index: agent, workflow, tool, retrieval and query-engine spans for LlamaIndex, with each
-model call traced once.
+"""llama_index: agent, workflow, tool, retrieval, query- and chat-engine spans for LlamaIndex, with
+each model call traced once.
 
 LlamaIndex reports every component call (an agent run, a workflow step, a tool, a retriever, a
 query engine, an LLM or embedding call) to its instrumentation dispatcher as a span. A span
 handler on the root dispatcher (every dispatcher propagates to it) turns the runs that matter into
 OpenTelemetry spans, made current while LlamaIndex runs them: ``invoke_agent {name}`` for a
 ``FunctionAgent``/``ReActAgent`` run and for each agent's turn in an ``AgentWorkflow``,
-``invoke_workflow {name}`` for other workflows, ``execute_tool {tool}``, ``retrieval {index}``
-and ``query {engine}``.
+``invoke_workflow {name}`` for other workflows, ``execute_tool {tool}``, ``retrieval {index}``,
+``query {engine}`` and ``chat_engine {engine}`` (one chat-engine turn).
 
 Model and embedding calls are offered (``toolkit.genai.delegation``) to the provider instrumentor
 underneath (openai through llama-index-llms-openai…), whose span is the one; only a call no
