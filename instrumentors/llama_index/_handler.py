@@ -525,7 +525,8 @@ def _end_turn(turn: Record, error: BaseException | None) -> None:
     with _writers_lock:
         span, turn.span = turn.span, None
     if span is not None:
-        agent_spans.end_span(span, error)
+        with internal_errors:  # also called by weakref.finalize, outside any hook's guard
+            agent_spans.end_span(span, error)
 
 
 def _enclosing(record: Record | None, kind: str) -> Record | None:
