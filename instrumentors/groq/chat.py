@@ -8,11 +8,6 @@ from __future__ import annotations
 
 from groq._response import APIResponse, AsyncAPIResponse
 
-try:  # older releases' with_raw_response returns a LegacyAPIResponse
-    from groq._legacy_response import LegacyAPIResponse
-except ImportError:  # pragma: no cover - groq 1.x
-    LegacyAPIResponse = None  # type: ignore[assignment,misc]
-
 from llmtrace_agent.toolkit import genai
 from llmtrace_agent.toolkit.genai.raw_response import RawResponses
 from llmtrace_agent.toolkit.openai_shapes.chat import (
@@ -34,9 +29,10 @@ if TYPE_CHECKING:
     from llmtrace_agent.toolkit.genai import LLMCall
 
 GROQ = "groq"
-# ``with_raw_response`` returns a raw response whose body is read unless streamed,
-# ``with_streaming_response`` one whose body is still on the wire.
-RAW_RESPONSES = RawResponses(LegacyAPIResponse, APIResponse, AsyncAPIResponse)
+# ``with_raw_response`` returns an APIResponse whose body is read unless streamed,
+# ``with_streaming_response`` one whose body is still on the wire (no groq release in range has
+# a LegacyAPIResponse).
+RAW_RESPONSES = RawResponses(None, APIResponse, AsyncAPIResponse)
 
 
 def new_request(

@@ -36,11 +36,10 @@ class RawResponses:
     release has it: ``with_raw_response`` of openai and of anthropic < 2), ``sync`` and
     ``async_`` (``APIResponse``, ``AsyncAPIResponse``)."""
 
-    __slots__ = ("_async", "_legacy", "_sync", "_synchronous")
+    __slots__ = ("_async", "_legacy", "_synchronous")
 
     def __init__(self, legacy: type | None, sync: type, async_: type) -> None:
         self._legacy = legacy
-        self._sync = sync
         self._async = async_
         self._synchronous: tuple[type, ...] = (sync,) if legacy is None else (legacy, sync)
 
