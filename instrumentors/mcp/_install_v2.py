@@ -121,8 +121,7 @@ def _current_span(attributes: object) -> Iterator[trace.Span]:
     span = trace.get_current_span()
     with internal_errors:
         if isinstance(attributes, dict) and span.is_recording():
-            known = getattr(span, "attributes", None) or {}
-            span.set_attributes({k: v for k, v in attributes.items() if k not in known})
+            enrich(span, attributes)
     yield span
 
 
